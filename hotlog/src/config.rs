@@ -1,0 +1,78 @@
+//! Per-log settings, named after Kafka's topic configs. The broker maps topic configs onto this.
+
+use crate::error::{HotlogError, Result};
+
+/// When appended data is forced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlushPolicy {
+    /// Kafka's default: the OS writes the page cache back; durability across a machine crash
+    /// comes from replication. Data survives the process being killed. Only an explicit
+    /// [`crate::Log::flush`] (and a segment roll) advance the durable offset.
+    #[default]
+    Os,
+    /// fdatasync before an append counts as durable, with group commit: one fdatasync per
+    /// file covers every append that queued while the previous round ran.
+    Fsync,
+}
+
+/// Settings of one partition log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `segment.bytes`: roll the active segment before it would pass this size.
+    pub segment_bytes: u64,
+    /// `segment.ms`: roll once the active segment spans this long (by record timestamps, as
+    /// Kafka does, or by age when batches carry no timestamps).
+    pub segment_ms: Option<u64>,
+    /// `index.interval.bytes`: bytes between sparse index entries.
+    pub index_interval_bytes: u64,
+    /// `retention.ms`: delete segments whose newest record is older; `None` keeps them forever.
+    pub retention_ms: Option<u64>,
+    /// `retention.bytes`: delete the oldest segments while the log is larger; `None` = no limit.
+    pub retention_bytes: Option<u64>,
+    pub flush: FlushPolicy,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1 << 30,
+            segment_ms: Some(7 * 24 * 3600 * 1000),
+            index_interval_bytes: 4096,
+            retention_ms: Some(7 * 24 * 3600 * 1000),
+            retention_bytes: None,
+            flush: FlushPolicy::Os,
+        }
+    }
+}
+
+impl LogConfig {
+    /// Smallest `segment.bytes` accepted (small values are useful in tests).
+    pub const MIN_SEGMENT_BYTES: u64 = 1024;
+
+    pub fn validate(&self) -> Result<()> {
+        if !(Self::MIN_SEGMENT_BYTES..=i32::MAX as u64).contains(&self.segment_bytes) {
+            return Err(HotlogError::InvalidConfig {
+                key: "segment.bytes",
+                reason: format!(
+                    "{} is outside [{}, {}]",
+                    self.segment_bytes,
+                    Self::MIN_SEGMENT_BYTES,
+                    i32::MAX
+                ),
+            });
+        }
+        if self.index_interval_bytes == 0 {
+            return Err(HotlogError::InvalidConfig {
+                key: "index.interval.bytes",
+                reason: "must be positive".into(),
+            });
+        }
+        if self.segment_ms == Some(0) {
+            return Err(HotlogError::InvalidConfig {
+                key: "segment.ms",
+                reason: "must be positive".into(),
+            });
+        }
+        Ok(())
+    }
+}

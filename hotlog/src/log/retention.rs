@@ -1,0 +1,229 @@
+//! Removing data: retention by time and size, advancing the log start (DeleteRecords), and
+//! truncating the tail (a follower after a leader change). These are blocking calls meant for
+//! background tasks: each waits for its files to be deleted on the log's writer thread.
+
+use std::sync::Arc;
+
+use super::open::rebuild_after_truncate;
+use super::{Log, State};
+use crate::checkpoint::{LEADER_EPOCH_FILE, LOG_START_FILE, fsync_dir, write_atomic};
+use crate::error::{HotlogError, Result};
+use crate::metrics;
+use crate::segment::Segment;
+
+/// What a retention pass removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetentionReport {
+    pub deleted_segments: usize,
+    pub deleted_bytes: u64,
+    pub log_start: u64,
+}
+
+impl Log {
+    /// Deletes the oldest segments that retention no longer covers, as Kafka does: segments whose
+    /// newest record is older than `retention.ms` (measured against `now_ms`), the oldest ones
+    /// while the log exceeds `retention.bytes`, and segments wholly below the log start offset.
+    /// Only a prefix of the log is deleted; if that is every segment, the log rolls first so it
+    /// keeps its end offset. Returns once the files are gone.
+    pub fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport> {
+        let _span = tracing::debug_span!("hotlog.log.retention").entered();
+        let st = self.state();
+        self.shared.check_open(&st)?;
+        let segs: Vec<Arc<Segment>> = st.segments.values().cloned().collect();
+        let stats: Vec<(u64, i64, u64)> = segs
+            .iter()
+            .map(|s| {
+                let m = s.meta();
+                let ts = if m.max_timestamp >= 0 {
+                    m.max_timestamp
+                } else {
+                    m.created_ms
+                };
+                (m.size, ts, m.next_offset)
+            })
+            .collect();
+        let by_time = match st.config.retention_ms {
+            Some(ms) => stats
+                .iter()
+                .take_while(|(size, ts, _)| *size > 0 && now_ms.saturating_sub(*ts) > ms as i64)
+                .count(),
+            None => 0,
+        };
+        let by_size = match st.config.retention_bytes {
+            Some(limit) => {
+                let total: u64 = stats.iter().map(|s| s.0).sum();
+                let mut excess = total.saturating_sub(limit);
+                stats
+                    .iter()
+                    .take_while(|(size, _, _)| {
+                        let go = *size > 0 && excess >= *size;
+                        if go {
+                            excess -= size;
+                        }
+                        go
+                    })
+                    .count()
+            }
+            None => 0,
+        };
+        let log_start = st.log_start;
+        let below_start = segs
+            .iter()
+            .skip(1)
+            .take_while(|next| next.base <= log_start)
+            .count();
+        let count = by_time.max(by_size).max(below_start);
+        self.delete_prefix(st, count)
+    }
+
+    /// Removes the first `count` segments (rolling first if that is all of them), moves the log
+    /// start to the first segment left, and waits for the files to be deleted.
+    fn delete_prefix(
+        &self,
+        mut st: std::sync::MutexGuard<'_, State>,
+        count: usize,
+    ) -> Result<RetentionReport> {
+        if count == 0 {
+            return Ok(RetentionReport {
+                log_start: st.log_start,
+                ..RetentionReport::default()
+            });
+        }
+        if count >= st.segments.len() {
+            self.roll(&mut st)?;
+        }
+        let doomed: Vec<Arc<Segment>> = st.segments.values().take(count).cloned().collect();
+        for s in &doomed {
+            st.segments.remove(&s.base);
+        }
+        let first = st
+            .active()
+            .base
+            .min(st.segments.keys().next().copied().unwrap_or(u64::MAX));
+        st.log_start = st.log_start.max(first);
+        let log_start = st.log_start;
+        if st.epochs.truncate_from_start(log_start) {
+            self.shared.checkpoint_epochs(&st.epochs)?;
+        }
+        let deleted_bytes = doomed.iter().map(|s| s.meta().size).sum();
+        let dir = Arc::clone(&self.shared.dir);
+        drop(st);
+        let deleted_segments = doomed.len();
+        let result = self.shared.engine.run_blocking(
+            self.shared.shard,
+            Box::new(move || {
+                for s in &doomed {
+                    s.delete_files()?;
+                }
+                write_atomic(&dir, LOG_START_FILE, log_start.to_string().as_bytes())?;
+                fsync_dir(&dir)
+            }),
+        )?;
+        result.map_err(|e| HotlogError::io("delete segments", &*self.shared.dir, e))?;
+        metrics::deleted(deleted_segments as u64);
+        tracing::info!(dir = %self.shared.dir.display(), deleted_segments, log_start, "deleted segments");
+        Ok(RetentionReport {
+            deleted_segments,
+            deleted_bytes,
+            log_start,
+        })
+    }
+
+    /// Moves the log start offset forward (Kafka's DeleteRecords): offsets below it are no
+    /// longer readable and segments wholly below it are deleted. The caller checks that
+    /// `offset` is not past the high watermark. Returns the log start.
+    pub fn advance_log_start(&self, offset: u64) -> Result<u64> {
+        let mut st = self.state();
+        self.shared.check_open(&st)?;
+        if offset > st.next_offset {
+            return Err(HotlogError::OffsetOutOfRange {
+                offset,
+                log_start: st.log_start,
+                log_end: st.next_offset,
+            });
+        }
+        if offset <= st.log_start {
+            return Ok(st.log_start);
+        }
+        st.log_start = offset;
+        let below = st
+            .segments
+            .values()
+            .skip(1)
+            .take_while(|next| next.base <= offset)
+            .count();
+        if below == 0 {
+            if st.epochs.truncate_from_start(offset) {
+                self.shared.checkpoint_epochs(&st.epochs)?;
+            }
+            let dir = Arc::clone(&self.shared.dir);
+            drop(st);
+            let r = self.shared.engine.run_blocking(
+                self.shared.shard,
+                Box::new(move || write_atomic(&dir, LOG_START_FILE, offset.to_string().as_bytes())),
+            )?;
+            r.map_err(|e| HotlogError::io("write log start", &*self.shared.dir, e))?;
+            return Ok(offset);
+        }
+        Ok(self.delete_prefix(st, below)?.log_start)
+    }
+
+    /// Removes every batch at or after `offset` (a follower truncating to the leader's epoch
+    /// boundary). A batch that holds `offset` is removed whole, so the new log end may be below
+    /// `offset`; it is returned. Waits for every write in flight first and blocks appends to the
+    /// log meanwhile.
+    pub fn truncate_to(&self, offset: u64) -> Result<u64> {
+        let _span = tracing::info_span!("hotlog.log.truncate", offset).entered();
+        let mut st = self.state();
+        self.shared.check_open(&st)?;
+        if offset >= st.next_offset {
+            return Ok(st.next_offset);
+        }
+        if offset < st.log_start {
+            return Err(HotlogError::OffsetOutOfRange {
+                offset,
+                log_start: st.log_start,
+                log_end: st.next_offset,
+            });
+        }
+        // Every queued write, seal and deletion of this log completes before the files change.
+        // Completions never take the state lock, so holding it here cannot deadlock.
+        self.shared
+            .engine
+            .run_blocking(self.shared.shard, Box::new(|| Ok(())))?
+            .map_err(|e| HotlogError::io("truncate", &*self.shared.dir, e))?;
+        self.shared.check_open(&st)?;
+        let dir = Arc::clone(&self.shared.dir);
+        let io = |e| HotlogError::io("truncate", &*dir, e);
+        // Segments after the one holding `offset` go; that one (log start >= its base, so it
+        // exists) becomes the active segment, cut before the first batch reaching `offset`.
+        let later: Vec<u64> = st.segments.range(offset + 1..).map(|(b, _)| *b).collect();
+        for base in later {
+            if let Some(seg) = st.segments.remove(&base) {
+                seg.delete_files().map_err(io)?;
+                metrics::deleted(1);
+            }
+        }
+        let seg = Arc::clone(st.active());
+        let cut = match seg.find(offset).map_err(io)? {
+            Some(found) => found.pos,
+            None => seg.meta().size,
+        };
+        let interval = st.config.index_interval_bytes;
+        let meta = rebuild_after_truncate(&seg, cut, interval, &mut st.epochs).map_err(io)?;
+        let new_end = meta.next_offset;
+        *seg.meta() = meta;
+        st.next_offset = new_end;
+        st.log_start = st.log_start.min(new_end);
+        st.epochs.truncate_from_end(new_end);
+        write_atomic(&dir, LEADER_EPOCH_FILE, st.epochs.encode().as_bytes()).map_err(io)?;
+        fsync_dir(&dir).map_err(io)?;
+        self.shared.progress.send_modify(|p| {
+            p.written = new_end;
+            p.durable = p.durable.min(new_end);
+        });
+        drop(st);
+        tracing::info!(dir = %self.shared.dir.display(), new_end, "truncated log");
+        Ok(new_end)
+    }
+}

@@ -1,0 +1,47 @@
+//! The figures hotlog reports, through the `metrics` facade (the binary installs the exporter).
+//! Names follow Prometheus conventions.
+
+use std::time::Duration;
+
+use crate::engine::writer_group_stats;
+
+/// Rounds executed by writer threads.
+pub const IO_ROUNDS_TOTAL: &str = "hotlog_io_rounds_total";
+/// Seconds a round's I/O took, write and fsync included.
+pub const IO_ROUND_SECONDS: &str = "hotlog_io_round_seconds";
+/// Bytes written to segment files.
+pub const IO_WRITE_BYTES_TOTAL: &str = "hotlog_io_write_bytes_total";
+/// fdatasync calls on segment files.
+pub const IO_FSYNCS_TOTAL: &str = "hotlog_io_fsyncs_total";
+/// Batches appended to logs.
+pub const APPEND_BATCHES_TOTAL: &str = "hotlog_append_batches_total";
+/// Segments rolled.
+pub const SEGMENT_ROLLS_TOTAL: &str = "hotlog_segment_rolls_total";
+/// Segments deleted by retention, log start advance or truncation.
+pub const SEGMENTS_DELETED_TOTAL: &str = "hotlog_segments_deleted_total";
+/// Bytes cut from segment tails by recovery.
+pub const RECOVERY_TRUNCATED_BYTES_TOTAL: &str = "hotlog_recovery_truncated_bytes_total";
+
+pub(crate) fn round(engine: &'static str, groups: &[crate::engine::Group], took: Duration) {
+    let (bytes, fsyncs) = writer_group_stats(groups);
+    metrics::counter!(IO_ROUNDS_TOTAL, "engine" => engine).increment(1);
+    metrics::histogram!(IO_ROUND_SECONDS, "engine" => engine).record(took.as_secs_f64());
+    metrics::counter!(IO_WRITE_BYTES_TOTAL, "engine" => engine).increment(bytes);
+    metrics::counter!(IO_FSYNCS_TOTAL, "engine" => engine).increment(fsyncs);
+}
+
+pub(crate) fn appended(batches: u64) {
+    metrics::counter!(APPEND_BATCHES_TOTAL).increment(batches);
+}
+
+pub(crate) fn rolled() {
+    metrics::counter!(SEGMENT_ROLLS_TOTAL).increment(1);
+}
+
+pub(crate) fn deleted(segments: u64) {
+    metrics::counter!(SEGMENTS_DELETED_TOTAL).increment(segments);
+}
+
+pub(crate) fn recovery_truncated(bytes: u64) {
+    metrics::counter!(RECOVERY_TRUNCATED_BYTES_TOTAL).increment(bytes);
+}
