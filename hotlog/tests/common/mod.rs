@@ -1,0 +1,138 @@
+//! Helpers shared by the hotlog integration tests: engines, batches, a model of what was
+//! appended, and a macro that runs each test once per io engine.
+#![allow(dead_code, unreachable_pub)]
+
+use std::future::Future;
+use std::path::Path;
+
+use bytes::BytesMut;
+use hotlog::batch::{set_base_offset, set_partition_leader_epoch};
+use hotlog::{BatchBuilder, Engine, EngineConfig, EngineKind, Log, LogConfig};
+
+/// Defines `std_engine::<test>` and `uring_engine::<test>` for each named function taking an
+/// `EngineKind`. The uring instances run unless `STRATA_SKIP_URING=1` (for machines where
+/// io_uring is blocked); then they say so and pass.
+#[macro_export]
+macro_rules! for_each_engine {
+    ($($name:ident),* $(,)?) => {
+        mod std_engine {
+            $( #[test] fn $name() { super::$name(hotlog::EngineKind::Std) } )*
+        }
+        mod uring_engine {
+            $(
+                #[test]
+                fn $name() {
+                    if $crate::common::skip_uring() {
+                        eprintln!("STRATA_SKIP_URING=1: uring instance skipped");
+                        return;
+                    }
+                    super::$name(hotlog::EngineKind::Uring)
+                }
+            )*
+        }
+    };
+}
+
+pub fn skip_uring() -> bool {
+    std::env::var("STRATA_SKIP_URING").is_ok_and(|v| v == "1")
+}
+
+pub fn engine(kind: EngineKind) -> Engine {
+    let engine = Engine::start(&EngineConfig::with_kind(kind)).expect("engine starts");
+    assert_eq!(
+        engine.kind(),
+        kind,
+        "the engine asked for is the engine running"
+    );
+    engine
+}
+
+pub fn block_on<F: Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(f)
+}
+
+/// Small segments and a dense index, so short tests cross many segment and index boundaries.
+pub fn small_config() -> LogConfig {
+    LogConfig {
+        segment_bytes: 4096,
+        index_interval_bytes: 200,
+        segment_ms: None,
+        retention_ms: None,
+        retention_bytes: None,
+        ..LogConfig::default()
+    }
+}
+
+/// The shape of one generated batch: per record (value length, timestamp).
+pub type Shape = Vec<(usize, i64)>;
+
+pub fn build(shape: &Shape, salt: u64) -> BytesMut {
+    let mut b = BatchBuilder::new();
+    for (i, (len, ts)) in shape.iter().enumerate() {
+        let key = format!("k{salt}-{i}");
+        let value: Vec<u8> = (0..*len)
+            .map(|j| (j as u64 ^ salt ^ i as u64) as u8)
+            .collect();
+        b.record(Some(key.as_bytes()), Some(&value), *ts);
+    }
+    b.build()
+}
+
+/// One appended batch as the log must hold it.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub base: u64,
+    pub last: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// Appends as leader and returns the batch as stored (offsets and epoch patched).
+pub fn append(log: &Log, batch: BytesMut, epoch: i32) -> Appended {
+    let mut expected = batch.to_vec();
+    let info = log.append(batch, epoch).expect("append");
+    set_base_offset(&mut expected, info.first_offset as i64);
+    set_partition_leader_epoch(&mut expected, epoch);
+    Appended {
+        base: info.first_offset,
+        last: info.last_offset,
+        bytes: expected,
+    }
+}
+
+/// Everything readable from `from` to the written end, by consecutive reads.
+pub fn read_all(log: &Log, from: u64, max_bytes: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut offset = from;
+    loop {
+        let slice = log.read(offset, max_bytes, None).expect("read");
+        if slice.is_empty() {
+            break;
+        }
+        out.extend_from_slice(&slice.read_to_vec().expect("pread"));
+        assert!(slice.next_offset > offset, "reads make progress");
+        offset = slice.next_offset;
+    }
+    out
+}
+
+pub fn concat(batches: &[Appended]) -> Vec<u8> {
+    batches
+        .iter()
+        .flat_map(|b| b.bytes.iter().copied())
+        .collect()
+}
+
+/// The `.log` files of a partition directory, oldest first.
+pub fn segment_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .expect("list")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    v.sort();
+    v
+}
