@@ -92,15 +92,19 @@ pub struct Appended {
 
 /// Appends as leader and returns the batch as stored (offsets and epoch patched).
 pub fn append(log: &Log, batch: BytesMut, epoch: i32) -> Appended {
+    try_append(log, batch, epoch).expect("append")
+}
+
+pub fn try_append(log: &Log, batch: BytesMut, epoch: i32) -> hotlog::Result<Appended> {
     let mut expected = batch.to_vec();
-    let info = log.append(batch, epoch).expect("append");
+    let info = log.append(batch, epoch)?;
     set_base_offset(&mut expected, info.first_offset as i64);
     set_partition_leader_epoch(&mut expected, epoch);
-    Appended {
+    Ok(Appended {
         base: info.first_offset,
         last: info.last_offset,
         bytes: expected,
-    }
+    })
 }
 
 /// Everything readable from `from` to the written end, by consecutive reads.
