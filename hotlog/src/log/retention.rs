@@ -96,10 +96,8 @@ impl Log {
         for s in &doomed {
             st.segments.remove(&s.base);
         }
-        let first = st
-            .active()
-            .base
-            .min(st.segments.keys().next().copied().unwrap_or(u64::MAX));
+        // The roll above leaves at least the new active segment.
+        let first = st.segments.keys().next().copied().unwrap_or(st.next_offset);
         st.log_start = st.log_start.max(first);
         let log_start = st.log_start;
         if st.epochs.truncate_from_start(log_start) {
