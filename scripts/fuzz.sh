@@ -2,10 +2,11 @@
 # Runs every cargo-fuzz target of the workspace for a time budget each (default 20 s).
 #   scripts/fuzz.sh            # all targets, 20 s each
 #   FUZZ_SECONDS=600 scripts/fuzz.sh segment_recovery
-# Needs cargo-fuzz (scripts/install-deps.sh installs it). The toolchain here is stable; cargo-fuzz
+# Installs cargo-fuzz first if missing (scripts/install-deps.sh --fuzz). The toolchain here is stable; cargo-fuzz
 # needs nightly-only flags for its sanitizers, so RUSTC_BOOTSTRAP=1 unlocks them for this build only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/install-deps.sh --fuzz
 seconds="${FUZZ_SECONDS:-20}"
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/strata/fuzz-target}"
 export RUSTC_BOOTSTRAP=1

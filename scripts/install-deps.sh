@@ -96,10 +96,24 @@ ensure_cargo_nextest() {
     cargo nextest --version >/dev/null 2>&1 || die "cargo-nextest installed but 'cargo nextest' still fails"
 }
 
+# Only for `scripts/fuzz.sh` (and so CI): `install-deps.sh --fuzz`.
+ensure_cargo_fuzz() {
+    if cargo fuzz --version >/dev/null 2>&1; then
+        log "$(cargo fuzz --version | head -n1)"
+        return 0
+    fi
+    log "cargo install --locked cargo-fuzz (a few minutes, once per machine)"
+    env -u CARGO_TARGET_DIR cargo install --locked cargo-fuzz </dev/null
+    cargo fuzz --version >/dev/null 2>&1 || die "cargo-fuzz installed but 'cargo fuzz' still fails"
+}
+
 main() {
     ensure_rust_toolchain
     ensure_rust_components
     ensure_cargo_nextest
+    if [ "${1:-}" = "--fuzz" ]; then
+        ensure_cargo_fuzz
+    fi
     log "all dependencies present"
 }
 

@@ -6,8 +6,9 @@ use crate::error::{HotlogError, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FlushPolicy {
     /// Kafka's default: the OS writes the page cache back; durability across a machine crash
-    /// comes from replication. Data survives the process being killed. Only an explicit
-    /// [`crate::Log::flush`] (and a segment roll) advance the durable offset.
+    /// comes from replication. Data survives the process being killed. The durable offset
+    /// advances only with an explicit [`crate::Log::flush`], a segment roll (the sealed segment
+    /// is fsynced) and a clean close.
     #[default]
     Os,
     /// fdatasync before an append counts as durable, with group commit: one fdatasync per

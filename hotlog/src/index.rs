@@ -180,7 +180,9 @@ pub(crate) fn write_index<E: Entry>(path: &Path, entries: &[E]) -> io::Result<()
     for e in entries {
         e.encode(&mut bytes);
     }
-    let tmp = path.with_extension("tmp-index");
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)

@@ -10,7 +10,9 @@ use hotlog::{EngineKind, FlushPolicy, HotlogError, Log};
 fn os_policy_is_durable_only_after_a_flush(kind: EngineKind) {
     let engine = engine(kind);
     let dir = tempfile::tempdir().expect("tempdir");
-    let log = Log::open(dir.path(), small_config(), &engine).expect("open");
+    let mut config = small_config();
+    config.segment_bytes = 1 << 20; // no roll, which would fsync
+    let log = Log::open(dir.path(), config, &engine).expect("open");
     for i in 0..20 {
         append(&log, build(&vec![(500, i)], i as u64), 0);
     }
@@ -20,6 +22,31 @@ fn os_policy_is_durable_only_after_a_flush(kind: EngineKind) {
     assert_eq!(covers, 20);
     let p = block_on(log.wait_durable(20)).expect("durable");
     assert_eq!((p.written, p.durable), (20, 20));
+}
+
+fn os_policy_roll_makes_the_sealed_segments_durable(kind: EngineKind) {
+    let engine = engine(kind);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), small_config(), &engine).expect("open");
+    for i in 0..30 {
+        append(&log, build(&vec![(500, i)], i as u64), 0);
+    }
+    let segments = log.segments();
+    assert!(segments.len() >= 3);
+    let sealed_end = segments[segments.len() - 1].base_offset;
+    let p = block_on(async {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            log.wait_durable(sealed_end),
+        )
+        .await
+    })
+    .expect("a roll makes the sealed segments durable")
+    .expect("no failure");
+    assert!(
+        p.durable >= sealed_end && p.durable < 30,
+        "the active segment is not fsynced"
+    );
 }
 
 fn fsync_policy_reports_appends_durable(kind: EngineKind) {
@@ -144,6 +171,7 @@ fn write_failure_poisons_the_log(kind: EngineKind) {
 
 for_each_engine!(
     os_policy_is_durable_only_after_a_flush,
+    os_policy_roll_makes_the_sealed_segments_durable,
     fsync_policy_reports_appends_durable,
     stopped_engine_fails_appends_instead_of_hanging,
     write_failure_poisons_the_log,

@@ -211,7 +211,20 @@ impl Log {
         let seg = Segment::create(Arc::clone(&self.shared.dir), base, now_ms())
             .map_err(|e| HotlogError::io("create segment", &*self.shared.dir, e))?;
         st.segments.insert(base, Arc::new(seg));
-        self.shared.submit_job("seal segment", move || old.seal())?;
+        // Sealing fsyncs the old segment after its last write; every segment before it was
+        // sealed already, so once it is done everything below `base` is durable.
+        let shared = Arc::clone(&self.shared);
+        let done = Done::new(move |r| match r {
+            Ok(()) => shared.advance(base, true),
+            Err(e) => shared.fail(format!("seal segment: {e}")),
+        });
+        self.shared.engine.submit(
+            self.shared.shard,
+            Op::Job {
+                job: Box::new(move || old.seal()),
+                done,
+            },
+        )?;
         metrics::rolled();
         tracing::debug!(dir = %self.shared.dir.display(), base, "rolled segment");
         Ok(())

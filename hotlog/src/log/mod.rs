@@ -245,8 +245,9 @@ impl Log {
         Ok(covers)
     }
 
-    /// Flushes, persists the active segment's indexes and marks the shutdown clean, so the next
-    /// open skips recovery. Blocking: call it from a blocking context.
+    /// Waits for every queued write, fsyncs the active segment and marks the shutdown clean, so
+    /// the next open skips the CRC check of the active segment. A log that failed is not marked
+    /// clean. Blocking: call it from a blocking context.
     pub fn close(&self) -> Result<()> {
         let mut st = self.state();
         if st.closed {
@@ -254,14 +255,16 @@ impl Log {
         }
         st.closed = true;
         let active = Arc::clone(st.active());
-        let dir = Arc::clone(&self.shared.dir);
-        let failed = self.shared.failed.load(Ordering::Acquire);
+        let covers = st.next_offset;
+        let shared = Arc::clone(&self.shared);
         let result = self.shared.engine.run_blocking(
             self.shared.shard,
             Box::new(move || {
-                active.seal()?;
-                if !failed {
-                    write_atomic(&dir, crate::checkpoint::CLEAN_SHUTDOWN_FILE, b"")?;
+                active.file.sync_data()?;
+                // Checked here, after every earlier op of the log has completed.
+                if !shared.failed.load(Ordering::Acquire) {
+                    write_atomic(&shared.dir, crate::checkpoint::CLEAN_SHUTDOWN_FILE, b"")?;
+                    shared.advance(covers, true);
                 }
                 Ok(())
             }),

@@ -144,7 +144,7 @@ fn scan_dir(dir: &Path) -> Result<Vec<u64>> {
         let Some(name) = name.to_str() else { continue };
         if let Some(base) = parse_log_name(name) {
             bases.push(base);
-        } else if name.ends_with(".tmp") || name.ends_with(".tmp-index") {
+        } else if name.ends_with(".tmp") {
             remove_if_exists(&entry.path())
                 .map_err(|e| HotlogError::io("remove", entry.path(), e))?;
         } else if name.ends_with(".index") || name.ends_with(".timeindex") {
