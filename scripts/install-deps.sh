@@ -85,34 +85,26 @@ ensure_rust_components() {
     log "$(cargo fmt --version | head -n1), $(cargo clippy --version | head -n1)"
 }
 
-ensure_cargo_nextest() {
-    if cargo nextest --version >/dev/null 2>&1; then
-        log "$(cargo nextest --version | head -n1)"
+# ensure_cargo_tool SUBCOMMAND CRATE: `cargo SUBCOMMAND` works, installing CRATE if it does not.
+ensure_cargo_tool() {
+    local sub="$1" crate="$2"
+    if cargo "$sub" --version >/dev/null 2>&1; then
+        log "$(cargo "$sub" --version | head -n1)"
         return 0
     fi
-    log "cargo install --locked cargo-nextest (a few minutes, once per machine)"
+    log "cargo install --locked $crate (a few minutes, once per machine)"
     # Built in cargo's own temporary directory, not in the project's target directory.
-    env -u CARGO_TARGET_DIR cargo install --locked cargo-nextest </dev/null
-    cargo nextest --version >/dev/null 2>&1 || die "cargo-nextest installed but 'cargo nextest' still fails"
-}
-
-# Only for `scripts/fuzz.sh` (and so CI): `install-deps.sh --fuzz`.
-ensure_cargo_fuzz() {
-    if cargo fuzz --version >/dev/null 2>&1; then
-        log "$(cargo fuzz --version | head -n1)"
-        return 0
-    fi
-    log "cargo install --locked cargo-fuzz (a few minutes, once per machine)"
-    env -u CARGO_TARGET_DIR cargo install --locked cargo-fuzz </dev/null
-    cargo fuzz --version >/dev/null 2>&1 || die "cargo-fuzz installed but 'cargo fuzz' still fails"
+    env -u CARGO_TARGET_DIR cargo install --locked "$crate" </dev/null
+    cargo "$sub" --version >/dev/null 2>&1 || die "$crate installed but 'cargo $sub' still fails"
 }
 
 main() {
     ensure_rust_toolchain
     ensure_rust_components
-    ensure_cargo_nextest
+    ensure_cargo_tool nextest cargo-nextest
+    # Only for scripts/fuzz.sh (and so CI): `install-deps.sh --fuzz`.
     if [ "${1:-}" = "--fuzz" ]; then
-        ensure_cargo_fuzz
+        ensure_cargo_tool fuzz cargo-fuzz
     fi
     log "all dependencies present"
 }

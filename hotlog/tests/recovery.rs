@@ -11,7 +11,6 @@ use std::os::unix::fs::FileExt;
 use common::*;
 use hotlog::{EngineKind, Log};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
 /// Appends `shapes`, making the first `durable` batches durable with a flush; returns the batches
 /// and the base offset of the last segment. The log is dropped without close (a crash).
@@ -51,59 +50,55 @@ fn torn_tail_recovers_a_prefix_with_every_durable_batch(kind: EngineKind) {
         0.0f64..=1.0,
         prop_oneof![Just(None), Just(Some(0u8)), any::<u8>().prop_map(Some)],
     );
-    TestRunner::new(Config {
-        cases: 48,
-        failure_persistence: None,
-        ..Config::default()
-    })
-    .run(&strategy, |(shapes, durable_frac, cut_frac, garbage)| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let durable = (shapes.len() as f64 * durable_frac) as usize;
-        let (appended, last_base) = crash_after(dir.path(), &engine, &shapes, durable);
-        let last_file = segment_files(dir.path()).pop().expect("a segment");
-        let file_len = std::fs::metadata(&last_file).expect("stat").len();
-        let in_last: Vec<&Appended> = appended.iter().filter(|b| b.base >= last_base).collect();
-        let durable_in_last: u64 = appended[..durable]
-            .iter()
-            .filter(|b| b.base >= last_base)
-            .map(|b| b.bytes.len() as u64)
-            .sum();
-        // A crash keeps at least the durable bytes, and any prefix beyond them.
-        let cut = durable_in_last + ((file_len - durable_in_last) as f64 * cut_frac) as u64;
-        let f = OpenOptions::new()
-            .write(true)
-            .open(&last_file)
-            .expect("open");
-        f.set_len(cut).expect("truncate");
-        if let Some(byte) = garbage {
-            f.write_all_at(&[byte; 77], cut).expect("garbage");
-        }
-        drop(f);
-
-        let mut kept: Vec<Appended> = appended
-            .iter()
-            .filter(|b| b.base < last_base)
-            .cloned()
-            .collect();
-        let mut end = 0u64;
-        for b in in_last {
-            end += b.bytes.len() as u64;
-            if end > cut {
-                break;
+    runner(48)
+        .run(&strategy, |(shapes, durable_frac, cut_frac, garbage)| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let durable = (shapes.len() as f64 * durable_frac) as usize;
+            let (appended, last_base) = crash_after(dir.path(), &engine, &shapes, durable);
+            let last_file = segment_files(dir.path()).pop().expect("a segment");
+            let file_len = std::fs::metadata(&last_file).expect("stat").len();
+            let in_last: Vec<&Appended> = appended.iter().filter(|b| b.base >= last_base).collect();
+            let durable_in_last: u64 = appended[..durable]
+                .iter()
+                .filter(|b| b.base >= last_base)
+                .map(|b| b.bytes.len() as u64)
+                .sum();
+            // A crash keeps at least the durable bytes, and any prefix beyond them.
+            let cut = durable_in_last + ((file_len - durable_in_last) as f64 * cut_frac) as u64;
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&last_file)
+                .expect("open");
+            f.set_len(cut).expect("truncate");
+            if let Some(byte) = garbage {
+                f.write_all_at(&[byte; 77], cut).expect("garbage");
             }
-            kept.push(b.clone());
-        }
-        prop_assert!(kept.len() >= durable, "every durable batch is kept");
-        let log = Log::open(dir.path(), small_config(), &engine).expect("reopen");
-        let leo = kept.last().map_or(0, |b| b.last + 1);
-        prop_assert_eq!(log.log_end_offset(), leo);
-        prop_assert_eq!(log.progress().durable, leo);
-        prop_assert_eq!(read_all(&log, 0, 1 << 20), concat(&kept));
-        let next = append(&log, build(&vec![(5, 5)], 7), 1);
-        prop_assert_eq!(next.base, leo);
-        Ok(())
-    })
-    .expect("property holds");
+            drop(f);
+
+            let mut kept: Vec<Appended> = appended
+                .iter()
+                .filter(|b| b.base < last_base)
+                .cloned()
+                .collect();
+            let mut end = 0u64;
+            for b in in_last {
+                end += b.bytes.len() as u64;
+                if end > cut {
+                    break;
+                }
+                kept.push(b.clone());
+            }
+            prop_assert!(kept.len() >= durable, "every durable batch is kept");
+            let log = Log::open(dir.path(), small_config(), &engine).expect("reopen");
+            let leo = kept.last().map_or(0, |b| b.last + 1);
+            prop_assert_eq!(log.log_end_offset(), leo);
+            prop_assert_eq!(log.progress().durable, leo);
+            prop_assert_eq!(read_all(&log, 0, 1 << 20), concat(&kept));
+            let next = append(&log, build(&vec![(5, 5)], 7), 1);
+            prop_assert_eq!(next.base, leo);
+            Ok(())
+        })
+        .expect("property holds");
 }
 
 fn corrupt_byte_cuts_the_tail_at_that_batch(kind: EngineKind) {

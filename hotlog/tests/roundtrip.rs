@@ -8,21 +8,12 @@ use std::sync::Arc;
 use common::*;
 use hotlog::{BatchError, EngineKind, HotlogError, Log};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
 
 fn shapes() -> impl Strategy<Value = Vec<Shape>> {
     proptest::collection::vec(
         proptest::collection::vec((0usize..400, 1_000i64..2_000), 1..6),
         1..40,
     )
-}
-
-fn runner(cases: u32) -> TestRunner {
-    TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    })
 }
 
 fn append_read_reopen_byte_identical(kind: EngineKind) {

@@ -213,16 +213,11 @@ impl Log {
         st.segments.insert(base, Arc::new(seg));
         // Sealing fsyncs the old segment after its last write; every segment before it was
         // sealed already, so once it is done everything below `base` is durable.
-        let shared = Arc::clone(&self.shared);
-        let done = Done::new(move |r| match r {
-            Ok(()) => shared.advance(base, true),
-            Err(e) => shared.fail(format!("seal segment: {e}")),
-        });
         self.shared.engine.submit(
             self.shared.shard,
             Op::Job {
                 job: Box::new(move || old.seal()),
-                done,
+                done: self.shared.durable_when_done(base, "seal segment"),
             },
         )?;
         metrics::rolled();

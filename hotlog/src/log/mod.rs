@@ -230,16 +230,11 @@ impl Log {
         let st = self.state();
         self.shared.check_open(&st)?;
         let covers = st.next_offset;
-        let shared = Arc::clone(&self.shared);
-        let done = Done::new(move |r| match r {
-            Ok(()) => shared.advance(covers, true),
-            Err(e) => shared.fail(format!("fdatasync: {e}")),
-        });
         self.shared.engine.submit(
             self.shared.shard,
             Op::Sync {
                 file: Arc::clone(&st.active().file),
-                done,
+                done: self.shared.durable_when_done(covers, "fdatasync"),
             },
         )?;
         Ok(covers)
@@ -321,6 +316,15 @@ impl Shared {
             }
             before != *p
         });
+    }
+
+    /// A completion that makes everything below `covers` durable, or fails the log.
+    pub(crate) fn durable_when_done(self: &Arc<Self>, covers: u64, what: &'static str) -> Done {
+        let shared = Arc::clone(self);
+        Done::new(move |r| match r {
+            Ok(()) => shared.advance(covers, true),
+            Err(e) => shared.fail(format!("{what}: {e}")),
+        })
     }
 
     /// Queues a job on the log's writer thread; its failure fails the log.

@@ -37,6 +37,15 @@ pub fn skip_uring() -> bool {
     std::env::var("STRATA_SKIP_URING").is_ok_and(|v| v == "1")
 }
 
+/// A proptest runner for `cases` cases (the tests call it inside a per-engine function).
+pub fn runner(cases: u32) -> proptest::test_runner::TestRunner {
+    proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    })
+}
+
 pub fn engine(kind: EngineKind) -> Engine {
     let engine = Engine::start(&EngineConfig::with_kind(kind)).expect("engine starts");
     assert_eq!(
