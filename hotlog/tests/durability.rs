@@ -64,6 +64,31 @@ fn fsync_policy_reports_appends_durable(kind: EngineKind) {
     assert!(p.written >= p.durable);
 }
 
+fn fsync_group_commit_across_partitions(kind: EngineKind) {
+    let engine = engine(kind);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = small_config();
+    config.flush = FlushPolicy::Fsync;
+    config.segment_bytes = 1 << 20;
+    let logs: Vec<Log> = (0..24)
+        .map(|p| {
+            Log::open(dir.path().join(format!("t-{p}")), config.clone(), &engine).expect("open")
+        })
+        .collect();
+    // Many partitions' appends queue together, so rounds carry several files to fdatasync.
+    let mut expected = vec![Vec::new(); logs.len()];
+    for round in 0..20u64 {
+        for (p, log) in logs.iter().enumerate() {
+            expected[p].push(append(log, build(&vec![(200, 1)], round), 0));
+        }
+    }
+    for (log, batches) in logs.iter().zip(&expected) {
+        let p = block_on(log.wait_durable(20)).expect("durable");
+        assert_eq!(p.durable, 20);
+        assert_eq!(read_all(log, 0, 1 << 20), concat(batches));
+    }
+}
+
 fn stopped_engine_fails_appends_instead_of_hanging(kind: EngineKind) {
     let engine = engine(kind);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -173,6 +198,7 @@ for_each_engine!(
     os_policy_is_durable_only_after_a_flush,
     os_policy_roll_makes_the_sealed_segments_durable,
     fsync_policy_reports_appends_durable,
+    fsync_group_commit_across_partitions,
     stopped_engine_fails_appends_instead_of_hanging,
     write_failure_poisons_the_log,
 );

@@ -87,7 +87,9 @@ impl FromStr for EngineKind {
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     pub kind: EngineKind,
-    /// Writer threads; partitions are spread over them. One per data disk is the usual choice.
+    /// Writer threads; partitions are spread over them. Copying appends into the page cache is
+    /// CPU work, so one thread per disk leaves throughput on the table: the default is one per
+    /// core, at most 4.
     pub writer_threads: usize,
     /// Submission-queue entries of each io_uring.
     pub ring_entries: u32,
@@ -99,7 +101,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             kind: EngineKind::Auto,
-            writer_threads: 1,
+            writer_threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
             ring_entries: 256,
             max_round_bytes: 64 << 20,
         }
