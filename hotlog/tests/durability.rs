@@ -114,6 +114,10 @@ fn child_write_failure_poisons_the_log(kind: EngineKind) {
     let dir = std::path::PathBuf::from(std::env::var("HOTLOG_FAILURE_DIR").expect("dir"));
     let mut config = small_config();
     config.segment_bytes = 1 << 20;
+    // Under fsync the uring engine writes through the ring; otherwise writes are inline.
+    if std::env::var("HOTLOG_FAILURE_POLICY").is_ok_and(|p| p == "fsync") {
+        config.flush = FlushPolicy::Fsync;
+    }
     let log = Log::open(&dir, config.clone(), &engine).expect("open");
     let mut acked = Vec::new();
     let first = append(&log, build(&vec![(1000, 1)], 0), 0);
@@ -179,19 +183,22 @@ fn write_failure_poisons_the_log(kind: EngineKind) {
     if std::env::var("HOTLOG_FAILURE_DIR").is_ok() {
         return child_write_failure_poisons_the_log(kind);
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let name = format!("{}_engine::write_failure_poisons_the_log", kind);
-    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", &name, "--nocapture", "--test-threads=1"])
-        .env("HOTLOG_FAILURE_DIR", dir.path())
-        .output()
-        .expect("child runs");
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 passed"),
-        "child failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    for policy in ["os", "fsync"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let name = format!("{}_engine::write_failure_poisons_the_log", kind);
+        let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args(["--exact", &name, "--nocapture", "--test-threads=1"])
+            .env("HOTLOG_FAILURE_DIR", dir.path())
+            .env("HOTLOG_FAILURE_POLICY", policy)
+            .output()
+            .expect("child runs");
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "child ({policy}) failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 for_each_engine!(
