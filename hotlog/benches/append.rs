@@ -17,8 +17,8 @@
 //! directory that is deleted (outside the timed part) once it holds [`FIXTURE_BYTES`] or before a
 //! log would roll its segment, and fresh logs are opened in a new one. Deleting the files also
 //! drops what `nofsync` left dirty in the page cache, so no writeback leaks into later
-//! iterations. No iteration rolls a segment: a roll seals the old segment with an fdatasync on
-//! the writer thread, which would turn `nofsync` into a disk-bandwidth test.
+//! iterations. No iteration rolls a segment (a roll seals the old segment with an fdatasync),
+//! except in the `-roll16MiB` case, which measures what rolling costs.
 
 mod common;
 
@@ -42,6 +42,8 @@ const SERIAL: [(usize, usize); 2] = [(64 * KIB, 8 * MIB), (MIB, 16 * MIB)];
 const IN_FLIGHT_BYTES: usize = 16 * MIB;
 /// Twice an iteration's data, so one iteration fits in a fresh segment.
 const SEGMENT_BYTES: u64 = 2 * PIPELINED_BYTES as u64;
+/// Segments of the case that rolls: four rolls, and four seals, per iteration.
+const ROLLING_SEGMENT_BYTES: u64 = 16 * MIB as u64;
 /// Data appended to one set of logs before they are deleted and fresh ones opened (opening 64
 /// logs and recording their first leader epoch takes a few hundred ms, so they are reused).
 const FIXTURE_BYTES: usize = 4 * PIPELINED_BYTES;
@@ -78,9 +80,15 @@ struct Fixture {
 impl Fixture {
     /// Opens `partitions` logs and appends one small batch to each, so that recording leader
     /// epoch 0 (a checkpoint write with fsyncs) happens before the timed appends.
-    fn open(rt: &Runtime, engine: &Engine, partitions: usize, flush: FlushPolicy) -> Fixture {
+    fn open(
+        rt: &Runtime,
+        engine: &Engine,
+        partitions: usize,
+        flush: FlushPolicy,
+        segment_bytes: u64,
+    ) -> Fixture {
         let dir = common::temp_dir();
-        let config = common::log_config(flush, SEGMENT_BYTES);
+        let config = common::log_config(flush, segment_bytes);
         let logs: Vec<Log> = (0..partitions)
             .map(|p| {
                 Log::open(
@@ -107,11 +115,11 @@ impl Fixture {
         }
     }
 
-    /// Whether `bytes` more, spread evenly, stay within the fixture's budget and every log's
-    /// active segment.
-    fn has_room(&self, bytes: usize) -> bool {
+    /// Whether `bytes` more, spread evenly, stay within the fixture's budget and (unless the
+    /// case measures rolling) every log's active segment.
+    fn has_room(&self, bytes: usize, rolls: bool) -> bool {
         self.total + bytes <= FIXTURE_BYTES
-            && (self.per_log + bytes.div_ceil(self.logs.len())) as u64 <= SEGMENT_BYTES
+            && (rolls || (self.per_log + bytes.div_ceil(self.logs.len())) as u64 <= SEGMENT_BYTES)
     }
 
     /// Deletes the logs without closing them: closing would fdatasync what `nofsync` left in
@@ -169,9 +177,16 @@ struct Case {
     bytes: usize,
     /// Unacknowledged bytes at most: [`IN_FLIGHT_BYTES`], or one batch for the serial baseline.
     window: usize,
+    /// Segment size: [`SEGMENT_BYTES`] (no roll while timed), or [`ROLLING_SEGMENT_BYTES`] for
+    /// the case that measures what rolling (and sealing) costs.
+    segment_bytes: u64,
 }
 
 impl Case {
+    fn rolls(&self) -> bool {
+        self.segment_bytes < SEGMENT_BYTES
+    }
+
     fn ack(&self) -> Ack {
         match self.flush {
             FlushPolicy::Os => Ack::Written,
@@ -185,8 +200,13 @@ impl Case {
             (FlushPolicy::Fsync, false) => "fsync",
             (FlushPolicy::Os, _) => "nofsync",
         };
+        let roll = if self.segment_bytes < SEGMENT_BYTES {
+            format!("-roll{}", common::size_name(self.segment_bytes as usize))
+        } else {
+            String::new()
+        };
         format!(
-            "{engine}/p{}/{}/{policy}",
+            "{engine}/p{}/{}/{policy}{roll}",
             self.partitions,
             common::size_name(self.batch)
         )
@@ -201,13 +221,17 @@ impl Case {
         let mut total = Duration::ZERO;
         for _ in 0..iters {
             let f = match fixture.take() {
-                Some(f) if f.has_room(self.bytes) => f,
+                Some(f) if f.has_room(self.bytes, self.rolls()) => f,
                 old => {
                     if let Some(old) = old {
                         old.remove();
                     }
-                    let f = Fixture::open(rt, engine, self.partitions, self.flush);
-                    assert!(f.has_room(self.bytes), "an iteration fits in fresh logs");
+                    let f =
+                        Fixture::open(rt, engine, self.partitions, self.flush, self.segment_bytes);
+                    assert!(
+                        f.has_room(self.bytes, self.rolls()),
+                        "an iteration fits in fresh logs"
+                    );
                     f
                 }
             };
@@ -238,10 +262,19 @@ fn cases() -> Vec<Case> {
                     flush,
                     bytes: PIPELINED_BYTES,
                     window: IN_FLIGHT_BYTES,
+                    segment_bytes: SEGMENT_BYTES,
                 });
             }
         }
     }
+    cases.push(Case {
+        partitions: 1,
+        batch: 64 * KIB,
+        flush: FlushPolicy::Os,
+        bytes: PIPELINED_BYTES,
+        window: IN_FLIGHT_BYTES,
+        segment_bytes: ROLLING_SEGMENT_BYTES,
+    });
     for (batch, bytes) in SERIAL {
         cases.push(Case {
             partitions: 1,
@@ -249,6 +282,7 @@ fn cases() -> Vec<Case> {
             flush: FlushPolicy::Fsync,
             bytes,
             window: batch,
+            segment_bytes: SEGMENT_BYTES,
         });
     }
     cases

@@ -169,7 +169,7 @@ fn child_write_failure_poisons_the_log(kind: EngineKind) {
         };
         assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &unlimited), 0);
     }
-    drop(log);
+    crash(log);
     let log = Log::open(&dir, config, &engine).expect("reopen");
     assert_eq!(
         log.log_end_offset(),

@@ -40,7 +40,7 @@ fn timestamp_lookups_match_the_model(kind: EngineKind) {
             block_on(log.wait_written(log.log_end_offset())).expect("written");
             if reopen {
                 log.close().expect("close");
-                drop(log);
+                crash(log);
                 log = Log::open(dir.path(), small_config(), &engine).expect("reopen");
             }
             for target in targets {

@@ -35,7 +35,7 @@ fn crash_after(
     }
     block_on(log.wait_written(log.log_end_offset())).expect("written");
     let last_base = log.segments().last().map_or(0, |s| s.base_offset);
-    drop(log);
+    crash(log);
     (appended, last_base)
 }
 
@@ -177,7 +177,7 @@ fn damaged_indexes_are_rebuilt(kind: EngineKind) {
         .map(|ts| log.offset_for_timestamp(ts).expect("lookup"))
         .collect();
     log.close().expect("close");
-    drop(log);
+    crash(log);
     let indexes = |ext: &str| -> Vec<std::path::PathBuf> {
         let mut v: Vec<_> = std::fs::read_dir(dir.path())
             .expect("list")
@@ -219,12 +219,12 @@ fn reopened_log_recovers_again_after_a_later_crash(kind: EngineKind) {
     let log = Log::open(dir.path(), small_config(), &engine).expect("open");
     let first = append(&log, build(&vec![(20, 1)], 1), 0);
     log.close().expect("clean close");
-    drop(log);
+    crash(log);
     // The clean marker is consumed by this open; a crash afterwards must be recovered.
     let log = Log::open(dir.path(), small_config(), &engine).expect("reopen");
     append(&log, build(&vec![(20, 2)], 2), 0);
     block_on(log.wait_written(2)).expect("written");
-    drop(log);
+    crash(log);
     let last_file = segment_files(dir.path()).pop().expect("segment");
     let f = OpenOptions::new()
         .write(true)

@@ -86,7 +86,7 @@ fn time_retention_deletes_the_expired_prefix(kind: EngineKind) {
     assert!(log.read(100, 100, None).expect("empty").is_empty());
     assert_eq!(append(&log, build(&vec![(1, 1)], 1), 0).base, 100);
     block_on(log.wait_written(101)).expect("written");
-    drop(log);
+    crash(log);
     let log = Log::open(dir.path(), small_config(), &engine).expect("reopen");
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (100, 101));
 }
@@ -176,7 +176,7 @@ fn log_start_advances_and_persists(kind: EngineKind) {
         hit.offset, target,
         "timestamp lookups never answer below the log start"
     );
-    drop(log);
+    crash(log);
     let log = Log::open(dir.path(), small_config(), &engine).expect("reopen");
     assert_starts_at(&log, &appended, target);
 }
@@ -235,7 +235,7 @@ fn truncation_removes_the_tail_and_its_epochs(kind: EngineKind) {
     assert_eq!(read_all(&log, 0, 1 << 20), concat(&expected));
     let epochs = log.leader_epochs();
     assert_eq!(epochs.end_offset_for(4, 16), Some((2, 15)));
-    drop(log);
+    crash(log);
     let log = Log::open(dir.path(), small_config(), &engine).expect("reopen");
     assert_eq!(log.leader_epochs(), epochs);
     assert_eq!(read_all(&log, 0, 1 << 20), concat(&expected));

@@ -33,7 +33,7 @@ fn append_read_reopen_byte_identical(kind: EngineKind) {
             if clean {
                 log.close().expect("close");
             }
-            drop(log);
+            crash(log);
             let log = Log::open(dir.path(), small_config(), &engine).expect("reopen");
             prop_assert_eq!(log.log_end_offset(), end);
             prop_assert_eq!(log.progress().written, end);

@@ -176,6 +176,10 @@ pub(crate) enum Op {
     Sync { file: Arc<File>, done: Done },
     /// Run `job` after the I/O of the round it falls in; completes with the job's result.
     Job { job: Job, done: Done },
+    /// Run `job` on the shard's background thread once the round it falls in has completed,
+    /// after every background op queued before it: slow work (sealing a segment, deleting
+    /// files) that later writes must not wait for.
+    Background { job: Job, done: Done },
     /// Finish the ops before this one, then end the thread.
     Stop,
 }
@@ -241,13 +245,26 @@ impl Engine {
                 _ => Box::new(std_io::StdBackend),
             };
             let (tx, rx) = mpsc::channel();
+            let (bg_tx, bg_rx) = mpsc::channel();
             let max_round_bytes = config.max_round_bytes;
-            let handle = std::thread::Builder::new()
-                .name(format!("hotlog-writer-{shard}"))
-                .spawn(move || writer::run(rx, backend, max_round_bytes))
-                .map_err(|e| HotlogError::io("spawn writer thread", "", e))?;
+            let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
+                std::thread::Builder::new()
+                    .name(name)
+                    .spawn(f)
+                    .map_err(|e| HotlogError::io("spawn io thread", "", e))
+            };
+            let writer = spawn(
+                format!("hotlog-writer-{shard}"),
+                Box::new(move || writer::run(rx, backend, max_round_bytes, bg_tx)),
+            )?;
+            let background = spawn(
+                format!("hotlog-bg-{shard}"),
+                Box::new(move || writer::run_background(bg_rx)),
+            )?;
             senders.push(tx);
-            threads.push(handle);
+            // Writers first: a background thread ends only after its writer has.
+            threads.insert(shard, writer);
+            threads.push(background);
         }
         tracing::info!(
             engine = kind.as_str(),
@@ -287,11 +304,21 @@ impl Engine {
     /// Runs `job` on the shard's writer thread after every op queued before it, and blocks until
     /// it has run. Blocking: call it from a blocking context, not from an async task.
     pub(crate) fn run_blocking(&self, shard: usize, job: Job) -> Result<io::Result<()>> {
+        self.wait_for(shard, |done| Op::Job { job, done })
+    }
+
+    /// Like [`Self::run_blocking`], on the shard's background thread: after every op queued
+    /// before it on the shard, background ones included.
+    pub(crate) fn run_blocking_background(&self, shard: usize, job: Job) -> Result<io::Result<()>> {
+        self.wait_for(shard, |done| Op::Background { job, done })
+    }
+
+    fn wait_for(&self, shard: usize, op: impl FnOnce(Done) -> Op) -> Result<io::Result<()>> {
         let (tx, rx) = mpsc::sync_channel(1);
         let done = Done::new(move |r| {
             let _ = tx.send(r);
         });
-        self.submit(shard, Op::Job { job, done })?;
+        self.submit(shard, op(done))?;
         rx.recv().map_err(|_| HotlogError::Closed)
     }
 

@@ -1,13 +1,14 @@
 //! The writer-thread loop shared by both engines: gather a round of ops, coalesce each file's
 //! contiguous writes into one group, let the backend run the groups, then complete the ops in
-//! submission order (running jobs at their place in that order).
+//! submission order (running jobs at their place in that order, and handing background ops to
+//! the shard's background thread).
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -39,6 +40,7 @@ pub(crate) trait Backend: Send {
 enum Slot {
     Group(usize),
     Job(Job),
+    Background(Job),
 }
 
 /// Copies an io error for the several ops that share one group's result.
@@ -49,7 +51,14 @@ pub(crate) fn dup_error(e: &io::Error) -> io::Error {
     }
 }
 
-pub(crate) fn run(rx: Receiver<Op>, mut backend: Box<dyn Backend>, max_round_bytes: usize) {
+/// The writer loop of one shard. Background ops are forwarded to `background` when their round
+/// completes, so they run after every op queued before them, off the writer thread.
+pub(crate) fn run(
+    rx: Receiver<Op>,
+    mut backend: Box<dyn Backend>,
+    max_round_bytes: usize,
+    background: Sender<(Job, Done)>,
+) {
     let engine = backend.name();
     let mut stop = false;
     while !stop {
@@ -121,6 +130,7 @@ pub(crate) fn run(rx: Receiver<Op>, mut backend: Box<dyn Backend>, max_round_byt
                     slots.push((Slot::Group(gi), done));
                 }
                 Op::Job { job, done } => slots.push((Slot::Job(job), done)),
+                Op::Background { job, done } => slots.push((Slot::Background(job), done)),
                 Op::Stop => stop = true,
             }
         }
@@ -137,8 +147,22 @@ pub(crate) fn run(rx: Receiver<Op>, mut backend: Box<dyn Backend>, max_round_byt
                     Err(e) => Err(dup_error(e)),
                 },
                 Slot::Job(job) => job(),
+                Slot::Background(job) => {
+                    // If the background thread is gone, dropping the op completes it with an
+                    // error.
+                    let _ = background.send((job, done));
+                    continue;
+                }
             };
             done.complete(result);
         }
+    }
+}
+
+/// The background thread of one shard: runs what the writer forwards, one after another, until
+/// the writer ends.
+pub(crate) fn run_background(rx: Receiver<(Job, Done)>) {
+    while let Ok((job, done)) = rx.recv() {
+        done.complete(job());
     }
 }

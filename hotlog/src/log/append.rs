@@ -10,6 +10,7 @@ use super::{AppendInfo, Log, State, now_ms};
 use crate::batch::{
     BatchHeader, Batches, HEADER_LEN, Validation, set_base_offset, set_partition_leader_epoch,
 };
+use crate::checkpoint::fsync_dir;
 use crate::config::FlushPolicy;
 use crate::engine::{Done, Op};
 use crate::error::{BatchError, HotlogError, Result};
@@ -211,11 +212,18 @@ impl Log {
         let seg = Segment::create(Arc::clone(&self.shared.dir), base, now_ms())
             .map_err(|e| HotlogError::io("create segment", &*self.shared.dir, e))?;
         st.segments.insert(base, Arc::new(seg));
-        // Sealing fsyncs the old segment after its last write; every segment before it was
-        // sealed already, so once it is done everything below `base` is durable.
+        // The new file's directory entry is made durable on the writer thread, before any
+        // write to the new segment completes (an fsync-policy write counts as durable then).
+        let dir = Arc::clone(&self.shared.dir);
+        self.shared
+            .submit_job("fsync dir after roll", move || fsync_dir(&dir))?;
+        // Sealing (fdatasync of the whole old segment, index files) runs on the background
+        // thread so later appends do not wait for it. Seals run in order, and every segment
+        // before this one was sealed first, so once it is done everything below `base` is
+        // durable.
         self.shared.engine.submit(
             self.shared.shard,
-            Op::Job {
+            Op::Background {
                 job: Box::new(move || old.seal()),
                 done: self.shared.durable_when_done(base, "seal segment"),
             },

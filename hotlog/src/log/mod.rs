@@ -230,14 +230,38 @@ impl Log {
         let st = self.state();
         self.shared.check_open(&st)?;
         let covers = st.next_offset;
+        let shared = Arc::clone(&self.shared);
         self.shared.engine.submit(
             self.shared.shard,
             Op::Sync {
                 file: Arc::clone(&st.active().file),
-                done: self.shared.durable_when_done(covers, "fdatasync"),
+                done: Done::new(move |r| {
+                    if let Err(e) = r {
+                        shared.fail(format!("fdatasync: {e}"));
+                    }
+                }),
+            },
+        )?;
+        // Segments rolled before this flush may still be sealing in the background; the
+        // offsets count as durable once those seals are done too.
+        self.shared.engine.submit(
+            self.shared.shard,
+            Op::Background {
+                job: Box::new(|| Ok(())),
+                done: self.shared.durable_when_done(covers, "flush"),
             },
         )?;
         Ok(covers)
+    }
+
+    /// Blocks until every write, seal and deletion queued for this log so far has finished,
+    /// without fsyncing anything. Call it before opening the same directory again in this
+    /// process (a log's queued work outlives a dropped `Log`), or before removing the directory.
+    pub fn wait_idle(&self) -> Result<()> {
+        self.shared
+            .engine
+            .run_blocking_background(self.shared.shard, Box::new(|| Ok(())))?
+            .map_err(|e| HotlogError::io("wait idle", &*self.shared.dir, e))
     }
 
     /// Waits for every queued write, fsyncs the active segment and marks the shutdown clean, so
@@ -252,19 +276,26 @@ impl Log {
         let active = Arc::clone(st.active());
         let covers = st.next_offset;
         let shared = Arc::clone(&self.shared);
-        let result = self.shared.engine.run_blocking(
-            self.shared.shard,
-            Box::new(move || {
-                active.file.sync_data()?;
-                // Checked here, after every earlier op of the log has completed.
-                if !shared.failed.load(Ordering::Acquire) {
-                    write_atomic(&shared.dir, crate::checkpoint::CLEAN_SHUTDOWN_FILE, b"")?;
-                    shared.advance(covers, true);
-                }
-                Ok(())
-            }),
-        )?;
-        result.map_err(|e| HotlogError::io("close", &*self.shared.dir, e))
+        let io = |e| HotlogError::io("close", &*self.shared.dir, e);
+        self.shared
+            .engine
+            .run_blocking(self.shared.shard, Box::new(move || active.file.sync_data()))?
+            .map_err(io)?;
+        // After the queued seals, on the background thread.
+        self.shared
+            .engine
+            .run_blocking_background(
+                self.shared.shard,
+                Box::new(move || {
+                    // Checked here, after every earlier op of the log has completed.
+                    if !shared.failed.load(Ordering::Acquire) {
+                        write_atomic(&shared.dir, crate::checkpoint::CLEAN_SHUTDOWN_FILE, b"")?;
+                        shared.advance(covers, true);
+                    }
+                    Ok(())
+                }),
+            )?
+            .map_err(io)
     }
 }
 

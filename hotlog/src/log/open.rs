@@ -168,7 +168,8 @@ fn scan_dir(dir: &Path) -> Result<Vec<u64>> {
 
 impl Log {
     /// Opens (creating if needed) the log in `dir`, recovering it as described in the module
-    /// docs. Blocking: it reads the files.
+    /// docs. Blocking: it reads the files. One `Log` per directory at a time: an earlier
+    /// instance must be closed, or its queued work awaited with [`Log::wait_idle`], first.
     pub fn open(dir: impl AsRef<Path>, config: LogConfig, engine: &Engine) -> Result<Log> {
         config.validate()?;
         let dir: Arc<Path> = Arc::from(dir.as_ref());

@@ -107,7 +107,8 @@ impl Log {
         let dir = Arc::clone(&self.shared.dir);
         drop(st);
         let deleted_segments = doomed.len();
-        let result = self.shared.engine.run_blocking(
+        // On the background thread, after the seals of these segments.
+        let result = self.shared.engine.run_blocking_background(
             self.shared.shard,
             Box::new(move || {
                 for s in &doomed {
@@ -184,11 +185,12 @@ impl Log {
                 log_end: st.next_offset,
             });
         }
-        // Every queued write, seal and deletion of this log completes before the files change.
-        // Completions never take the state lock, so holding it here cannot deadlock.
+        // Every queued write, seal and deletion of this log completes before the files change:
+        // the background barrier runs after every earlier op of the shard. Completions never
+        // take the state lock, so holding it here cannot deadlock.
         self.shared
             .engine
-            .run_blocking(self.shared.shard, Box::new(|| Ok(())))?
+            .run_blocking_background(self.shared.shard, Box::new(|| Ok(())))?
             .map_err(|e| HotlogError::io("truncate", &*self.shared.dir, e))?;
         self.shared.check_open(&st)?;
         let dir = Arc::clone(&self.shared.dir);

@@ -116,6 +116,14 @@ pub fn try_append(log: &Log, batch: BytesMut, epoch: i32) -> hotlog::Result<Appe
     })
 }
 
+/// Stops using `log` as a crash would, without closing it: its queued work is left to finish
+/// first (a real crash would have stopped it at some point), so a reopen in this process does not
+/// race the dropped instance's background seals.
+pub fn crash(log: Log) {
+    log.wait_idle().expect("queued work finishes");
+    drop(log);
+}
+
 /// Everything readable from `from` to the written end, by consecutive reads.
 pub fn read_all(log: &Log, from: u64, max_bytes: u64) -> Vec<u8> {
     let mut out = Vec::new();
