@@ -21,60 +21,61 @@ impl Backend for StdBackend {
     }
 
     fn run(&mut self, groups: &[Group]) -> Vec<io::Result<()>> {
-        let mut results: Vec<io::Result<()>> = groups.iter().map(write_group).collect();
-        let to_sync: Vec<usize> = (0..groups.len())
-            .filter(|&i| groups[i].sync && results[i].is_ok())
-            .collect();
-        for (i, r) in sync_all_overlapped(groups, &to_sync) {
-            results[i] = r;
+        let to_sync: Vec<usize> = (0..groups.len()).filter(|&i| groups[i].sync).collect();
+        let mut results: Vec<Option<io::Result<()>>> = (0..groups.len()).map(|_| None).collect();
+        if to_sync.len() <= 1 {
+            for (i, g) in groups.iter().enumerate() {
+                results[i] = Some(write_and_sync(g));
+            }
+        } else {
+            // Several files to fdatasync: each one's write + fdatasync runs on a worker thread,
+            // so the fsyncs overlap (the file system commits their journal transactions
+            // together, as io_uring's kernel workers make it do for the uring engine) while
+            // this thread writes the groups that need no fsync.
+            let next = AtomicUsize::new(0);
+            let workers = to_sync.len().min(MAX_SYNC_THREADS);
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..workers)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut done = Vec::new();
+                            while let Some(&i) = to_sync.get(next.fetch_add(1, Ordering::Relaxed)) {
+                                done.push((i, write_and_sync(&groups[i])));
+                            }
+                            done
+                        })
+                    })
+                    .collect();
+                for (i, g) in groups.iter().enumerate() {
+                    if !g.sync {
+                        results[i] = Some(write_group(g));
+                    }
+                }
+                for h in handles {
+                    if let Ok(done) = h.join() {
+                        for (i, r) in done {
+                            results[i] = Some(r);
+                        }
+                    }
+                }
+            });
         }
         results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(io::Error::other("fdatasync worker thread panicked"))))
+            .collect()
     }
 }
 
 /// Most threads one round's fdatasyncs are spread over.
 const MAX_SYNC_THREADS: usize = 32;
 
-/// fdatasyncs the files of `groups[to_sync]`. Several run at once on short-lived scoped threads:
-/// the file system then commits their journal transactions together (io_uring's kernel workers do
-/// the same for the uring engine) instead of one commit after another. One file is synced inline.
-fn sync_all_overlapped(groups: &[Group], to_sync: &[usize]) -> Vec<(usize, io::Result<()>)> {
-    if to_sync.len() <= 1 {
-        return to_sync
-            .iter()
-            .map(|&i| (i, groups[i].file.sync_data()))
-            .collect();
+fn write_and_sync(g: &Group) -> io::Result<()> {
+    write_group(g)?;
+    if g.sync {
+        g.file.sync_data()?;
     }
-    let next = AtomicUsize::new(0);
-    let workers = to_sync.len().min(MAX_SYNC_THREADS);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&i) = to_sync.get(k) else { break };
-                        done.push((i, groups[i].file.sync_data()));
-                    }
-                    done
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(to_sync.len());
-        for h in handles {
-            if let Ok(done) = h.join() {
-                out.extend(done);
-            }
-        }
-        // A worker that died took its files' results with it: report them as failed.
-        for &i in to_sync {
-            if !out.iter().any(|(j, _)| *j == i) {
-                out.push((i, Err(io::Error::other("fdatasync worker thread panicked"))));
-            }
-        }
-        out
-    })
+    Ok(())
 }
 
 /// Writes all of a group's buffers at its position, resuming after short writes.
