@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use hotlog::{BatchError, EngineKind, HotlogError, Log};
+use hotlog::{BatchError, EngineKind, HotlogError, Log, LogConfig};
 use proptest::prelude::*;
 
 fn shapes() -> impl Strategy<Value = Vec<Shape>> {
@@ -285,7 +285,48 @@ fn many_partitions_append_concurrently(kind: EngineKind) {
     }
 }
 
+fn segments_roll_by_size_and_by_age(kind: EngineKind) {
+    let engine = engine(kind);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = small_config();
+    config.segment_bytes = 1 << 20;
+    config.segment_ms = Some(1_000);
+    let log = Log::open(dir.path(), config.clone(), &engine).expect("open");
+    // Record time, as Kafka measures it: a batch more than segment.ms after the segment's first
+    // batch starts a new segment.
+    for ts in [10_000i64, 10_500, 10_999, 11_001, 11_500, 12_002] {
+        append(&log, build(&vec![(10, ts)], ts as u64), 0);
+    }
+    let bases: Vec<u64> = log.segments().iter().map(|s| s.base_offset).collect();
+    assert_eq!(bases, [0, 3, 5]);
+    // Without timestamps (-1), the segment's age on the wall clock counts.
+    append(&log, build(&vec![(10, -1)], 1), 0);
+    assert_eq!(log.segments().len(), 3, "a young segment does not roll");
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    append(&log, build(&vec![(10, -1)], 2), 0);
+    assert_eq!(log.segments().len(), 4, "an old one does");
+    // Size: a batch that would overflow the active segment starts a new one.
+    config.segment_bytes = LogConfig::MIN_SEGMENT_BYTES;
+    config.segment_ms = None;
+    log.set_config(config).expect("config");
+    append(&log, build(&vec![(600, 1)], 3), 0);
+    assert_eq!(
+        log.segments().len(),
+        4,
+        "it still fits beside the small batch"
+    );
+    append(&log, build(&vec![(600, 1)], 4), 0);
+    let last = log.segments();
+    assert_eq!(last.len(), 5, "it would not");
+    assert!(
+        last.iter()
+            .all(|s| s.size <= LogConfig::MIN_SEGMENT_BYTES || s.base_offset < 6)
+    );
+    block_on(log.wait_written(log.log_end_offset())).expect("written");
+}
+
 for_each_engine!(
+    segments_roll_by_size_and_by_age,
     append_read_reopen_byte_identical,
     reads_follow_kafka_rules,
     out_of_range_offsets_are_errors,

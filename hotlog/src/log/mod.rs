@@ -69,9 +69,20 @@ impl ReadSlice {
 
     /// Copies the bytes out (for TLS connections, tools and tests; fetches use sendfile).
     pub fn read_to_vec(&self) -> io::Result<Vec<u8>> {
-        let mut buf = vec![0u8; self.len as usize];
-        self.file.read_exact_at(&mut buf, self.position)?;
+        let mut buf = Vec::new();
+        self.read_into(&mut buf)?;
         Ok(buf)
+    }
+
+    /// Appends the bytes to `buf`, reusing its allocation.
+    pub fn read_into(&self, buf: &mut Vec<u8>) -> io::Result<()> {
+        let start = buf.len();
+        buf.resize(start + self.len as usize, 0);
+        let r = self.file.read_exact_at(&mut buf[start..], self.position);
+        if r.is_err() {
+            buf.truncate(start);
+        }
+        r
     }
 }
 

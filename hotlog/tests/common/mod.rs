@@ -133,7 +133,7 @@ pub fn read_all(log: &Log, from: u64, max_bytes: u64) -> Vec<u8> {
         if slice.is_empty() {
             break;
         }
-        out.extend_from_slice(&slice.read_to_vec().expect("pread"));
+        slice.read_into(&mut out).expect("pread");
         assert!(slice.next_offset > offset, "reads make progress");
         offset = slice.next_offset;
     }
