@@ -123,8 +123,12 @@ impl Fixture {
     }
 
     /// Deletes the logs without closing them: closing would fdatasync what `nofsync` left in
-    /// the page cache, and deleting the files drops those pages instead.
+    /// the page cache, and deleting the files drops those pages instead. Seals still running in
+    /// the background (after rolls) are waited for first, as before removing any log directory.
     fn remove(self) {
+        for log in &self.logs {
+            log.wait_idle().expect("queued work finishes");
+        }
         drop(self.logs);
         self.dir.close().expect("remove the benchmark directory");
     }
