@@ -1,5 +1,5 @@
 //! Append throughput of `hotlog`: for each io engine, 1 and 64 partitions sharing one engine
-//! (one writer thread, the default), 1 KiB and 64 KiB batches, and two flush policies:
+//! (the engine's default writer shards), 1 KiB and 64 KiB batches, and two flush policies:
 //!
 //! - `nofsync`: [`FlushPolicy::Os`], measured until every appended offset is *written* (in the
 //!   page cache);
