@@ -241,16 +241,11 @@ impl Log {
         let st = self.state();
         self.shared.check_open(&st)?;
         let covers = st.next_offset;
-        let shared = Arc::clone(&self.shared);
         self.shared.engine.submit(
             self.shared.shard,
             Op::Sync {
                 file: Arc::clone(&st.active().file),
-                done: Done::new(move |r| {
-                    if let Err(e) = r {
-                        shared.fail(format!("fdatasync: {e}"));
-                    }
-                }),
+                done: self.shared.fail_on_error("fdatasync"),
             },
         )?;
         // Segments rolled before this flush may still be sealing in the background; the
@@ -369,23 +364,27 @@ impl Shared {
         })
     }
 
+    /// A completion that fails the log if the op failed.
+    pub(crate) fn fail_on_error(self: &Arc<Self>, what: &'static str) -> Done {
+        let shared = Arc::clone(self);
+        Done::new(move |r| {
+            if let Err(e) = r {
+                shared.fail(format!("{what}: {e}"));
+            }
+        })
+    }
+
     /// Queues a job on the log's writer thread; its failure fails the log.
     pub(crate) fn submit_job(
         self: &Arc<Self>,
         what: &'static str,
         job: impl FnOnce() -> io::Result<()> + Send + 'static,
     ) -> Result<()> {
-        let shared = Arc::clone(self);
-        let done = Done::new(move |r| {
-            if let Err(e) = r {
-                shared.fail(format!("{what}: {e}"));
-            }
-        });
         self.engine.submit(
             self.shard,
             Op::Job {
                 job: Box::new(job),
-                done,
+                done: self.fail_on_error(what),
             },
         )
     }
@@ -394,8 +393,15 @@ impl Shared {
     pub(crate) fn checkpoint_epochs(self: &Arc<Self>, epochs: &LeaderEpochCache) -> Result<()> {
         let text = epochs.encode();
         let dir = Arc::clone(&self.dir);
-        self.submit_job("leader-epoch checkpoint", move || {
-            write_atomic(&dir, LEADER_EPOCH_FILE, text.as_bytes())
-        })
+        // Two fsyncs: on the background thread, so a leadership change of many partitions does
+        // not hold up their appends. It still precedes the seal of the segment holding the new
+        // epoch's first batch, and recovery re-reads the epochs of the active segment's batches.
+        self.engine.submit(
+            self.shard,
+            Op::Background {
+                job: Box::new(move || write_atomic(&dir, LEADER_EPOCH_FILE, text.as_bytes())),
+                done: self.fail_on_error("leader-epoch checkpoint"),
+            },
+        )
     }
 }
