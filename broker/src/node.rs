@@ -1,5 +1,6 @@
 //! A standalone node: the io engine and every partition log found in the data directory.
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -17,6 +18,31 @@ pub struct NodeOptions {
 pub struct Node {
     engine: Engine,
     logs: Vec<Log>,
+    /// Holds an exclusive lock on `<data dir>/.lock` while the node runs, so two processes never
+    /// write the same logs (Kafka locks its log directories the same way).
+    _lock: File,
+}
+
+/// Takes the data directory's lock, or says who holds it.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
+    let path = dir.join(".lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => anyhow::bail!(
+            "data dir {} is in use by another strata process (lock {} is held)",
+            dir.display(),
+            path.display()
+        ),
+        Err(TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
 }
 
 /// A partition directory is named `<topic>-<partition>`, as in Kafka.
@@ -35,6 +61,7 @@ impl Node {
     pub fn start(options: &NodeOptions) -> anyhow::Result<Node> {
         std::fs::create_dir_all(&options.data_dir)
             .with_context(|| format!("creating data dir {}", options.data_dir.display()))?;
+        let lock = lock_data_dir(&options.data_dir)?;
         let engine = Engine::start(&EngineConfig::with_kind(options.io_engine))?;
         let mut logs = Vec::new();
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(&options.data_dir)
@@ -48,7 +75,11 @@ impl Node {
                 .with_context(|| format!("opening partition log {}", dir.display()))?;
             logs.push(log);
         }
-        Ok(Node { engine, logs })
+        Ok(Node {
+            engine,
+            logs,
+            _lock: lock,
+        })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -73,6 +104,26 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_data_dir_serves_one_node_at_a_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = NodeOptions {
+            data_dir: dir.path().to_path_buf(),
+            io_engine: EngineKind::Std,
+        };
+        let first = Node::start(&options).expect("first node starts");
+        let err = Node::start(&options).expect_err("second node is refused");
+        assert!(
+            err.to_string().contains("in use by another strata process"),
+            "{err:#}"
+        );
+        first.shutdown().expect("shutdown");
+        Node::start(&options)
+            .expect("free again")
+            .shutdown()
+            .expect("shutdown");
+    }
 
     #[test]
     fn partition_dirs_are_recognised() {
