@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// An index entry with a fixed-size encoding.
 pub(crate) trait Entry: Copy {
@@ -65,11 +65,18 @@ impl Entry for TimeEntry {
     }
 }
 
-/// A sealed index file, searched with positioned reads.
+/// Entries per block of a sealed index: the summary keeps the first entry of each block, and a
+/// search reads one block.
+const BLOCK: usize = 512;
+
+/// A sealed index file, searched with positioned reads. The first search reads the file once and
+/// keeps every [`BLOCK`]th entry (a few KiB); each search then narrows to one block in memory and
+/// reads only that block, one `pread` instead of one per binary-search step.
 #[derive(Debug)]
 pub(crate) struct IndexFile {
     file: File,
     count: usize,
+    summary: OnceLock<Vec<u8>>,
 }
 
 impl IndexFile {
@@ -87,7 +94,49 @@ impl IndexFile {
         Ok(Some(IndexFile {
             file,
             count: (len / E::LEN as u64) as usize,
+            summary: OnceLock::new(),
         }))
+    }
+
+    /// The first entry of every block, encoded, read from the file on first use.
+    fn summary<E: Entry>(&self) -> io::Result<&[u8]> {
+        if let Some(s) = self.summary.get() {
+            return Ok(s);
+        }
+        let mut all = vec![0u8; self.count * E::LEN];
+        self.file.read_exact_at(&mut all, 0)?;
+        let summary: Vec<u8> = all
+            .chunks_exact(E::LEN)
+            .step_by(BLOCK)
+            .flatten()
+            .copied()
+            .collect();
+        Ok(self.summary.get_or_init(|| summary))
+    }
+
+    /// The last entry for which `pred` holds (`pred` holds for a prefix of the entries).
+    fn floor<E: Entry>(&self, pred: impl Fn(&E) -> bool) -> io::Result<Option<E>> {
+        let summary = self.summary::<E>()?;
+        // Blocks whose first entry satisfies `pred` form a prefix; find its length.
+        let (mut lo, mut hi) = (0, summary.len() / E::LEN);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if pred(&E::decode(&summary[mid * E::LEN..(mid + 1) * E::LEN])) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let Some(block) = lo.checked_sub(1) else {
+            return Ok(None);
+        };
+        let start = block * BLOCK;
+        let n = BLOCK.min(self.count - start);
+        let mut buf = vec![0u8; n * E::LEN];
+        self.file.read_exact_at(&mut buf, (start * E::LEN) as u64)?;
+        let entries: Vec<E> = buf.chunks_exact(E::LEN).map(E::decode).collect();
+        let i = entries.partition_point(|e| pred(e));
+        Ok(i.checked_sub(1).map(|i| entries[i]))
     }
 
     fn get<E: Entry>(&self, i: usize) -> io::Result<E> {
@@ -144,21 +193,7 @@ impl<E: Entry> IndexView<'_, E> {
                 let n = v.partition_point(|e| pred(e));
                 Ok(n.checked_sub(1).map(|i| v[i]))
             }
-            IndexView::File(f) => {
-                let (mut lo, mut hi) = (0usize, f.count);
-                while lo < hi {
-                    let mid = lo + (hi - lo) / 2;
-                    if pred(&f.get::<E>(mid)?) {
-                        lo = mid + 1;
-                    } else {
-                        hi = mid;
-                    }
-                }
-                match lo.checked_sub(1) {
-                    Some(i) => Ok(Some(f.get(i)?)),
-                    None => Ok(None),
-                }
-            }
+            IndexView::File(f) => f.floor(pred),
         }
     }
 
@@ -214,13 +249,30 @@ mod tests {
                 .expect("sane"),
         ));
         let mem = Index::Mem(entries.clone());
-        for target in [0u32, 1, 2, 3, 5, 1500, 2999, 3001, 5000] {
+        // Entry 512 (rel offset 1538) starts the second block.
+        for target in [
+            0u32, 1, 2, 3, 5, 1500, 1535, 1536, 1537, 1538, 1539, 1541, 2999, 3001, 5000,
+        ] {
             let a = mem.view().floor(|e| e.rel_offset <= target).expect("mem");
             let b = file.view().floor(|e| e.rel_offset <= target).expect("file");
             assert_eq!(a, b, "target {target}");
         }
         assert_eq!(file.to_vec().expect("read"), entries);
         assert_eq!(file.view().last().expect("last"), entries.last().copied());
+    }
+
+    #[test]
+    fn empty_index_file_finds_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("e.index");
+        write_index::<OffsetEntry>(&path, &[]).expect("write");
+        let file = Index::<OffsetEntry>::File(Arc::new(
+            IndexFile::open::<OffsetEntry>(&path)
+                .expect("open")
+                .expect("sane"),
+        ));
+        assert_eq!(file.view().floor(|_| true).expect("floor"), None);
+        assert_eq!(file.view().last().expect("last"), None);
     }
 
     #[test]
