@@ -17,18 +17,7 @@ use crate::error::{BatchError, HotlogError, Result};
 use crate::metrics;
 use crate::segment::Segment;
 
-fn parse_all(
-    buf: &[u8],
-    mode: Validation,
-    max: u64,
-) -> Result<Vec<(BatchHeader, std::ops::Range<usize>)>> {
-    if buf.len() as u64 > max {
-        return Err(BatchError::TooLarge {
-            size: buf.len(),
-            max: max as usize,
-        }
-        .into());
-    }
+fn parse_all(buf: &[u8], mode: Validation) -> Result<Vec<(BatchHeader, std::ops::Range<usize>)>> {
     let batches: Vec<_> = Batches::new(buf, mode).collect::<Result<_, BatchError>>()?;
     if batches.is_empty() {
         return Err(BatchError::Truncated {
@@ -47,8 +36,7 @@ impl Log {
     /// [`Log::wait_durable`] before acknowledging.
     pub fn append(&self, mut batches: BytesMut, leader_epoch: i32) -> Result<AppendInfo> {
         let _span = tracing::trace_span!("hotlog.log.append", bytes = batches.len()).entered();
-        let max = self.state().config.segment_bytes;
-        let mut headers = parse_all(&batches, Validation::Produce, max)?;
+        let mut headers = parse_all(&batches, Validation::Produce)?;
         let mut st = self.state();
         self.shared.check_open(&st)?;
         let mut offset = st.next_offset;
@@ -68,8 +56,7 @@ impl Log {
     pub fn append_replica(&self, batches: Bytes) -> Result<AppendInfo> {
         let _span =
             tracing::trace_span!("hotlog.log.append_replica", bytes = batches.len()).entered();
-        let max = self.state().config.segment_bytes;
-        let headers = parse_all(&batches, Validation::Stored, max)?;
+        let headers = parse_all(&batches, Validation::Stored)?;
         let mut st = self.state();
         self.shared.check_open(&st)?;
         let mut expected = st.next_offset as i64;
@@ -94,6 +81,14 @@ impl Log {
         data: Bytes,
         headers: &[(BatchHeader, std::ops::Range<usize>)],
     ) -> Result<AppendInfo> {
+        // Kafka's RecordBatchTooLarge: what cannot fit in an empty segment is refused.
+        if data.len() as u64 > st.config.segment_bytes {
+            return Err(BatchError::TooLarge {
+                size: data.len(),
+                max: st.config.segment_bytes as usize,
+            }
+            .into());
+        }
         let first = headers[0].0;
         let last = headers[headers.len() - 1].0;
         let max_timestamp = headers
