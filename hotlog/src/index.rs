@@ -103,9 +103,8 @@ impl IndexFile {
         if let Some(s) = self.summary.get() {
             return Ok(s);
         }
-        let mut all = vec![0u8; self.count * E::LEN];
-        self.file.read_exact_at(&mut all, 0)?;
-        let summary: Vec<u8> = all
+        let summary: Vec<u8> = self
+            .read_bytes::<E>()?
             .chunks_exact(E::LEN)
             .step_by(BLOCK)
             .flatten()
@@ -146,11 +145,20 @@ impl IndexFile {
         Ok(E::decode(&buf[..E::LEN]))
     }
 
-    /// Reads every entry (to make the segment active again after a truncation).
-    pub(crate) fn read_all<E: Entry>(&self) -> io::Result<Vec<E>> {
+    /// The whole file: every entry, encoded.
+    fn read_bytes<E: Entry>(&self) -> io::Result<Vec<u8>> {
         let mut buf = vec![0u8; self.count * E::LEN];
         self.file.read_exact_at(&mut buf, 0)?;
-        Ok(buf.chunks_exact(E::LEN).map(E::decode).collect())
+        Ok(buf)
+    }
+
+    /// Reads every entry.
+    pub(crate) fn read_all<E: Entry>(&self) -> io::Result<Vec<E>> {
+        Ok(self
+            .read_bytes::<E>()?
+            .chunks_exact(E::LEN)
+            .map(E::decode)
+            .collect())
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::batch::BatchHeader;
 use crate::checkpoint::fsync_dir;
 use crate::cursor::{Cursor, Step};
-use crate::index::{Index, IndexFile, IndexView, OffsetEntry, TimeEntry, write_index};
+use crate::index::{Entry, Index, IndexFile, IndexView, OffsetEntry, TimeEntry, write_index};
 
 /// Bytes read at a time when walking batch headers on the read path.
 const READ_CHUNK: usize = 8 * 1024;
@@ -141,9 +141,7 @@ impl Segment {
             .create(true)
             .truncate(true)
             .open(dir.join(file_name(base, "log")))?;
-        for ext in ["index", "timeindex"] {
-            remove_if_exists(&dir.join(file_name(base, ext)))?;
-        }
+        remove_files(&dir, base, &INDEX_EXTS)?;
         Ok(Segment::new(
             base,
             file,
@@ -162,7 +160,7 @@ impl Segment {
 
     /// Writes the indexes to their files (adding the final max-timestamp entry, as Kafka does
     /// when a segment becomes inactive), fsyncs the log and the indexes, and from then on
-    /// searches the files. Runs on the writer thread after the segment's last write.
+    /// searches the files. Runs on the background thread, after the segment's last write.
     pub(crate) fn seal(&self) -> io::Result<()> {
         self.file.sync_data()?;
         let (offsets, times) = {
@@ -183,12 +181,14 @@ impl Segment {
         Ok(())
     }
 
+    /// Removes the segment's index files (it is active again, with its indexes in memory).
+    pub(crate) fn remove_index_files(&self) -> io::Result<()> {
+        remove_files(&self.dir, self.base, &INDEX_EXTS)
+    }
+
     /// Deletes the segment's files. Readers holding the file keep reading the unlinked inode.
     pub(crate) fn delete_files(&self) -> io::Result<()> {
-        for ext in ["log", "index", "timeindex"] {
-            remove_if_exists(&self.path(ext))?;
-        }
-        Ok(())
+        remove_files(&self.dir, self.base, &ALL_EXTS)
     }
 
     /// Bytes whose writes have completed.
@@ -196,27 +196,29 @@ impl Segment {
         self.meta().written
     }
 
-    /// Position of the sparse-index entry at or before `pred`'s boundary (0 if none).
-    fn offset_floor(&self, pred: impl Fn(&OffsetEntry) -> bool) -> io::Result<Option<OffsetEntry>> {
+    /// The last entry of the index `which` picks for which `pred` holds. An in-memory index is
+    /// searched under the segment's lock; a sealed one after releasing it.
+    fn floor<E: Entry>(
+        &self,
+        which: impl Fn(&SegmentMeta) -> &Index<E>,
+        pred: impl Fn(&E) -> bool,
+    ) -> io::Result<Option<E>> {
         let file = {
             let m = self.meta();
-            match &m.offset_index {
+            match which(&m) {
                 Index::Mem(v) => return IndexView::Mem(v).floor(pred),
                 Index::File(f) => Arc::clone(f),
             }
         };
-        IndexView::<OffsetEntry>::File(file).floor(pred)
+        IndexView::<E>::File(file).floor(pred)
+    }
+
+    fn offset_floor(&self, pred: impl Fn(&OffsetEntry) -> bool) -> io::Result<Option<OffsetEntry>> {
+        self.floor(|m| &m.offset_index, pred)
     }
 
     fn time_floor(&self, timestamp: i64) -> io::Result<Option<TimeEntry>> {
-        let file = {
-            let m = self.meta();
-            match &m.time_index {
-                Index::Mem(v) => return IndexView::Mem(v).floor(|e| e.timestamp <= timestamp),
-                Index::File(f) => Arc::clone(f),
-            }
-        };
-        IndexView::<TimeEntry>::File(file).floor(|e| e.timestamp <= timestamp)
+        self.floor(|m| &m.time_index, |e| e.timestamp <= timestamp)
     }
 
     /// The first written batch whose last offset is >= `offset`.
@@ -291,6 +293,19 @@ impl Segment {
         }
         Ok((end, next))
     }
+}
+
+/// The files of a segment besides its `.log`.
+pub(crate) const INDEX_EXTS: [&str; 2] = ["index", "timeindex"];
+/// Every file of a segment.
+pub(crate) const ALL_EXTS: [&str; 3] = ["log", "index", "timeindex"];
+
+/// Removes the files `<base:020>.<ext>` in `dir` that exist.
+pub(crate) fn remove_files(dir: &Path, base: u64, exts: &[&str]) -> io::Result<()> {
+    for ext in exts {
+        remove_if_exists(&dir.join(file_name(base, ext)))?;
+    }
+    Ok(())
 }
 
 pub(crate) fn remove_if_exists(path: &Path) -> io::Result<()> {

@@ -10,10 +10,7 @@ use proptest::prelude::*;
 fn timestamp_lookups_match_the_model(kind: EngineKind) {
     let engine = engine(kind);
     let strategy = (
-        proptest::collection::vec(
-            proptest::collection::vec((0usize..200, 0i64..5_000), 1..6),
-            1..60,
-        ),
+        shapes(1..60, 6, 200, 0..5_000),
         proptest::collection::vec(-10i64..5_100, 40),
         any::<bool>(),
     );

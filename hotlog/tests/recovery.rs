@@ -42,10 +42,7 @@ fn crash_after(
 fn torn_tail_recovers_a_prefix_with_every_durable_batch(kind: EngineKind) {
     let engine = engine(kind);
     let strategy = (
-        proptest::collection::vec(
-            proptest::collection::vec((0usize..300, 0i64..100), 1..5),
-            1..30,
-        ),
+        shapes(1..30, 5, 300, 0..100),
         0.0f64..=1.0,
         0.0f64..=1.0,
         prop_oneof![Just(None), Just(Some(0u8)), any::<u8>().prop_map(Some)],

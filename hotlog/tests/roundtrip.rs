@@ -9,26 +9,18 @@ use common::*;
 use hotlog::{BatchError, EngineKind, HotlogError, Log, LogConfig};
 use proptest::prelude::*;
 
-fn shapes() -> impl Strategy<Value = Vec<Shape>> {
-    proptest::collection::vec(
-        proptest::collection::vec((0usize..400, 1_000i64..2_000), 1..6),
-        1..40,
-    )
+fn batches() -> impl Strategy<Value = Vec<Shape>> {
+    shapes(1..40, 6, 400, 1_000..2_000)
 }
 
 fn append_read_reopen_byte_identical(kind: EngineKind) {
     let engine = engine(kind);
     runner(24)
-        .run(&(shapes(), any::<bool>()), |(shapes, clean)| {
+        .run(&(batches(), any::<bool>()), |(shapes, clean)| {
             let dir = tempfile::tempdir().expect("tempdir");
             let log = Log::open(dir.path(), small_config(), &engine).expect("open");
-            let appended: Vec<Appended> = shapes
-                .iter()
-                .enumerate()
-                .map(|(i, s)| append(&log, build(s, i as u64), 3))
-                .collect();
+            let appended = append_all(&log, &shapes, 3);
             let end = appended.last().map_or(0, |b| b.last + 1);
-            block_on(log.wait_written(end)).expect("written");
             prop_assert_eq!(read_all(&log, 0, 1 << 20), concat(&appended));
             if clean {
                 log.close().expect("close");
@@ -81,16 +73,11 @@ fn reads_follow_kafka_rules(kind: EngineKind) {
         30,
     );
     runner(16)
-        .run(&(shapes(), queries), |(shapes, queries)| {
+        .run(&(batches(), queries), |(shapes, queries)| {
             let dir = tempfile::tempdir().expect("tempdir");
             let log = Log::open(dir.path(), small_config(), &engine).expect("open");
-            let appended: Vec<Appended> = shapes
-                .iter()
-                .enumerate()
-                .map(|(i, s)| append(&log, build(s, i as u64), 0))
-                .collect();
+            let appended = append_all(&log, &shapes, 0);
             let end = log.log_end_offset();
-            block_on(log.wait_written(end)).expect("written");
             let bases: Vec<u64> = log.segments().iter().map(|s| s.base_offset).collect();
             for (at, max_bytes, bound) in queries {
                 let offset = ((end as f64) * at).min(end as f64) as u64;

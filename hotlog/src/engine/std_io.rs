@@ -70,7 +70,8 @@ impl Backend for StdBackend {
 /// Most threads one round's fdatasyncs are spread over.
 const MAX_SYNC_THREADS: usize = 32;
 
-fn write_and_sync(g: &Group) -> io::Result<()> {
+/// Writes a group, then fdatasyncs its file if the group asks for it.
+pub(crate) fn write_and_sync(g: &Group) -> io::Result<()> {
     write_group(g)?;
     if g.sync {
         g.file.sync_data()?;

@@ -13,7 +13,7 @@ use std::os::fd::AsRawFd;
 
 use io_uring::{IoUring, opcode, squeue, types};
 
-use super::std_io::{IOV_MAX, write_group};
+use super::std_io::{IOV_MAX, write_and_sync, write_group};
 use super::writer::{Backend, Group};
 
 const FSYNC_PART: u64 = u32::MAX as u64;
@@ -234,10 +234,7 @@ impl Backend for UringBackend {
                     return Err(e);
                 }
                 if s.redo {
-                    write_group(g)?;
-                    if g.sync {
-                        g.file.sync_data()?;
-                    }
+                    return write_and_sync(g);
                 }
                 Ok(())
             })

@@ -91,11 +91,17 @@ impl Log {
         }
         let first = headers[0].0;
         let last = headers[headers.len() - 1].0;
-        let max_timestamp = headers
-            .iter()
-            .map(|(h, _)| h.max_timestamp)
-            .max()
-            .unwrap_or(-1);
+        // The largest timestamp and the last offset of the (first) batch holding it.
+        let (max_timestamp, offset_of_max) =
+            headers
+                .iter()
+                .fold((i64::MIN, first.base_offset as u64), |(ts, at), (h, _)| {
+                    if h.max_timestamp > ts {
+                        (h.max_timestamp, h.last_offset() as u64)
+                    } else {
+                        (ts, at)
+                    }
+                });
         self.maybe_roll(
             st,
             data.len() as u64,
@@ -115,19 +121,13 @@ impl Log {
 
         let active = Arc::clone(st.active());
         let interval = st.config.index_interval_bytes;
-        let (pos, offset_of_max) = {
+        let pos = {
             let mut m = active.meta();
             let pos = m.size;
-            let mut offset_of_max = first.base_offset as u64;
-            let mut best = i64::MIN;
             for (h, _) in headers {
-                if h.max_timestamp > best {
-                    best = h.max_timestamp;
-                    offset_of_max = h.last_offset() as u64;
-                }
                 m.account(active.base, h, interval);
             }
-            (pos, offset_of_max)
+            pos
         };
         let next = last.next_offset() as u64;
         st.next_offset = next;

@@ -23,7 +23,10 @@ use crate::engine::Engine;
 use crate::error::{BatchError, HotlogError, Result};
 use crate::index::{Index, IndexFile, IndexView, OffsetEntry, TimeEntry};
 use crate::metrics;
-use crate::segment::{Segment, SegmentMeta, file_name, parse_log_name, remove_if_exists};
+use crate::segment::{
+    ALL_EXTS, INDEX_EXTS, Segment, SegmentMeta, file_name, parse_log_name, remove_files,
+    remove_if_exists,
+};
 
 /// Bytes read at a time while recovering.
 const RECOVERY_CHUNK: usize = 1 << 20;
@@ -231,17 +234,10 @@ impl Log {
                     "index of a sealed segment is missing or damaged; rebuilding it"
                 );
             }
-            let verify = is_last && !clean;
-            let r = rebuild(
-                &file,
-                base,
-                len,
-                verify || !is_last,
-                interval,
-                mtime,
-                &mut epochs,
-            )
-            .map_err(|e| HotlogError::io("recover", &path, e))?;
+            // Only the active segment of a clean shutdown skips the CRC check.
+            let verify = !is_last || !clean;
+            let r = rebuild(&file, base, len, verify, interval, mtime, &mut epochs)
+                .map_err(|e| HotlogError::io("recover", &path, e))?;
             let corrupt = r.valid_end < len;
             if corrupt {
                 tracing::warn!(
@@ -259,10 +255,7 @@ impl Log {
                 // The active segment's indexes live in memory; stale files would only mislead.
                 file.sync_all()
                     .map_err(|e| HotlogError::io("fsync", &path, e))?;
-                for ext in ["index", "timeindex"] {
-                    remove_if_exists(&dir.join(file_name(base, ext)))
-                        .map_err(io("remove index"))?;
-                }
+                remove_files(&dir, base, &INDEX_EXTS).map_err(io("remove index"))?;
                 segments.insert(
                     base,
                     Arc::new(Segment::new(base, file, Arc::clone(&dir), r.meta)),
@@ -274,10 +267,7 @@ impl Log {
                             segment = later,
                             "deleting a segment that follows a corrupt one"
                         );
-                        for ext in ["log", "index", "timeindex"] {
-                            remove_if_exists(&dir.join(file_name(later, ext)))
-                                .map_err(io("remove segment"))?;
-                        }
+                        remove_files(&dir, later, &ALL_EXTS).map_err(io("remove segment"))?;
                     }
                 }
                 break;
@@ -357,8 +347,6 @@ pub(crate) fn rebuild_after_truncate(
     seg.file.sync_all()?;
     let created = seg.meta().created_ms;
     let r = rebuild(&seg.file, seg.base, end, false, interval, created, epochs)?;
-    for ext in ["index", "timeindex"] {
-        remove_if_exists(&seg.path(ext))?;
-    }
+    seg.remove_index_files()?;
     Ok(r.meta)
 }

@@ -19,6 +19,18 @@ pub struct RetentionReport {
     pub log_start: u64,
 }
 
+impl State {
+    /// How many leading segments hold only offsets below `offset` (their successor starts at or
+    /// before it). The active segment never counts.
+    fn segments_below(&self, offset: u64) -> usize {
+        self.segments
+            .values()
+            .skip(1)
+            .take_while(|next| next.base <= offset)
+            .count()
+    }
+}
+
 impl Log {
     /// Deletes the oldest segments that retention no longer covers, as Kafka does: segments whose
     /// newest record is older than `retention.ms` (measured against `now_ms`), the oldest ones
@@ -29,9 +41,10 @@ impl Log {
         let _span = tracing::debug_span!("hotlog.log.retention").entered();
         let st = self.state();
         self.shared.check_open(&st)?;
-        let segs: Vec<Arc<Segment>> = st.segments.values().cloned().collect();
-        let stats: Vec<(u64, i64, u64)> = segs
-            .iter()
+        // (size, newest record time) of each segment, oldest first.
+        let stats: Vec<(u64, i64)> = st
+            .segments
+            .values()
             .map(|s| {
                 let m = s.meta();
                 let ts = if m.max_timestamp >= 0 {
@@ -39,13 +52,13 @@ impl Log {
                 } else {
                     m.created_ms
                 };
-                (m.size, ts, m.next_offset)
+                (m.size, ts)
             })
             .collect();
         let by_time = match st.config.retention_ms {
             Some(ms) => stats
                 .iter()
-                .take_while(|(size, ts, _)| *size > 0 && now_ms.saturating_sub(*ts) > ms as i64)
+                .take_while(|(size, ts)| *size > 0 && now_ms.saturating_sub(*ts) > ms as i64)
                 .count(),
             None => 0,
         };
@@ -55,7 +68,7 @@ impl Log {
                 let mut excess = total.saturating_sub(limit);
                 stats
                     .iter()
-                    .take_while(|(size, _, _)| {
+                    .take_while(|(size, _)| {
                         let go = *size > 0 && excess >= *size;
                         if go {
                             excess -= size;
@@ -66,24 +79,21 @@ impl Log {
             }
             None => 0,
         };
-        let log_start = st.log_start;
-        let below_start = segs
-            .iter()
-            .skip(1)
-            .take_while(|next| next.base <= log_start)
-            .count();
-        let count = by_time.max(by_size).max(below_start);
-        self.delete_prefix(st, count)
+        let count = by_time.max(by_size).max(st.segments_below(st.log_start));
+        self.delete_prefix(st, count, false)
     }
 
     /// Removes the first `count` segments (rolling first if that is all of them), moves the log
-    /// start to the first segment left, and waits for the files to be deleted.
+    /// start to the first segment left, persists the log start and trimmed leader epochs, and
+    /// waits for the files to be deleted. `start_moved`: the caller moved the log start, so it is
+    /// persisted even when no segment goes.
     fn delete_prefix(
         &self,
         mut st: std::sync::MutexGuard<'_, State>,
         count: usize,
+        start_moved: bool,
     ) -> Result<RetentionReport> {
-        if count == 0 {
+        if count == 0 && !start_moved {
             return Ok(RetentionReport {
                 log_start: st.log_start,
                 ..RetentionReport::default()
@@ -119,8 +129,10 @@ impl Log {
             }),
         )?;
         result.map_err(|e| HotlogError::io("delete segments", &*self.shared.dir, e))?;
-        metrics::deleted(deleted_segments as u64);
-        tracing::info!(dir = %self.shared.dir.display(), deleted_segments, log_start, "deleted segments");
+        if deleted_segments > 0 {
+            metrics::deleted(deleted_segments as u64);
+            tracing::info!(dir = %self.shared.dir.display(), deleted_segments, log_start, "deleted segments");
+        }
         Ok(RetentionReport {
             deleted_segments,
             deleted_bytes,
@@ -145,26 +157,8 @@ impl Log {
             return Ok(st.log_start);
         }
         st.log_start = offset;
-        let below = st
-            .segments
-            .values()
-            .skip(1)
-            .take_while(|next| next.base <= offset)
-            .count();
-        if below == 0 {
-            if st.epochs.truncate_from_start(offset) {
-                self.shared.checkpoint_epochs(&st.epochs)?;
-            }
-            let dir = Arc::clone(&self.shared.dir);
-            drop(st);
-            let r = self.shared.engine.run_blocking(
-                self.shared.shard,
-                Box::new(move || write_atomic(&dir, LOG_START_FILE, offset.to_string().as_bytes())),
-            )?;
-            r.map_err(|e| HotlogError::io("write log start", &*self.shared.dir, e))?;
-            return Ok(offset);
-        }
-        Ok(self.delete_prefix(st, below)?.log_start)
+        let below = st.segments_below(offset);
+        Ok(self.delete_prefix(st, below, true)?.log_start)
     }
 
     /// Removes every batch at or after `offset` (a follower truncating to the leader's epoch

@@ -79,6 +79,20 @@ pub fn small_config() -> LogConfig {
 /// The shape of one generated batch: per record (value length, timestamp).
 pub type Shape = Vec<(usize, i64)>;
 
+/// Batches of 1..`records` records each, `batches` of them, with values up to `max_value` bytes
+/// and timestamps in `ts`.
+pub fn shapes(
+    batches: std::ops::Range<usize>,
+    records: usize,
+    max_value: usize,
+    ts: std::ops::Range<i64>,
+) -> impl proptest::strategy::Strategy<Value = Vec<Shape>> {
+    proptest::collection::vec(
+        proptest::collection::vec((0usize..max_value, ts), 1..records),
+        batches,
+    )
+}
+
 pub fn build(shape: &Shape, salt: u64) -> BytesMut {
     let mut b = BatchBuilder::new();
     for (i, (len, ts)) in shape.iter().enumerate() {
@@ -114,6 +128,17 @@ pub fn try_append(log: &Log, batch: BytesMut, epoch: i32) -> hotlog::Result<Appe
         last: info.last_offset,
         bytes: expected,
     })
+}
+
+/// Appends one batch per shape (salted by its index) and waits until all are written.
+pub fn append_all(log: &Log, shapes: &[Shape], epoch: i32) -> Vec<Appended> {
+    let appended: Vec<Appended> = shapes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| append(log, build(s, i as u64), epoch))
+        .collect();
+    block_on(log.wait_written(log.log_end_offset())).expect("written");
+    appended
 }
 
 /// Stops using `log` as a crash would, without closing it: its queued work is left to finish
