@@ -1,4 +1,18 @@
-//! The Strata broker: today a node that opens and recovers the partition logs of its data
-//! directory; the Kafka protocol listener arrives with the protocol-server issue.
+//! The Strata broker: the Kafka protocol server over hotlog partitions, with topic metadata in
+//! the controller crate's store.
+//!
+//! - [`protocol`]: frames, bounded request decoding, response encoding, the Fetch writer and
+//!   the error-code table, without I/O.
+//! - [`server`]: the listener and connections (sendfile for fetched records).
+//! - `handlers`: one module per group of Kafka APIs.
+//! - [`partition`]: the partitions this node leads, their producer state and snapshots.
+//! - [`node`]: wiring and lifecycle of a standalone node; [`config`]: its configuration.
 
+pub mod broker;
+pub mod config;
+mod handlers;
+pub mod metrics;
 pub mod node;
+pub mod partition;
+pub mod protocol;
+pub mod server;

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use broker::node::{Node, NodeOptions};
+use broker::config::{Config, Overrides};
+use broker::node::Node;
 use clap::Parser;
-use hotlog::EngineKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,12 +14,21 @@ use hotlog::EngineKind;
     about = "Strata: a Kafka-compatible event streaming broker"
 )]
 struct Cli {
-    /// Directory holding the partition logs.
-    #[arg(long, env = "STRATA_DATA_DIR", default_value = "./strata-data")]
-    data_dir: PathBuf,
-    /// io engine for the logs: auto (io_uring if the kernel allows it), uring or std.
-    #[arg(long, env = "STRATA_IO_ENGINE", default_value = "auto")]
-    io_engine: EngineKind,
+    /// TOML config file (see config/strata.toml for every key and its default).
+    #[arg(long, env = "STRATA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Kafka listener address, host:port [default: 127.0.0.1:9092].
+    #[arg(long)]
+    listen: Option<String>,
+    /// host:port clients are told to connect to [default: the listen address].
+    #[arg(long)]
+    advertise: Option<String>,
+    /// Directory of partition logs and metadata [default: ./strata-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// io engine for the logs: auto, uring or std [default: auto].
+    #[arg(long)]
+    io_engine: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,20 +40,25 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
+    let config = Config::load(
+        cli.config.as_deref(),
+        std::env::vars(),
+        &Overrides {
+            listen: cli.listen,
+            advertise: cli.advertise,
+            data_dir: cli.data_dir,
+            io_engine: cli.io_engine,
+        },
+    )?;
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
-    let node = Node::start(&NodeOptions {
-        data_dir: cli.data_dir.clone(),
-        io_engine: cli.io_engine,
-    })?;
-    tracing::info!(
-        data_dir = %cli.data_dir.display(),
-        engine = %node.engine().kind(),
-        partitions = node.logs().len(),
-        "strata node started; no Kafka listener yet (it arrives with the protocol server), waiting for SIGINT or SIGTERM"
-    );
-    runtime.block_on(wait_for_signal())?;
-    tracing::info!("shutting down");
-    node.shutdown()
+    runtime.block_on(async {
+        let node = Node::start(config).await?;
+        wait_for_signal().await?;
+        tracing::info!("shutting down");
+        node.shutdown().await?;
+        tracing::info!("stopped cleanly");
+        anyhow::Ok(())
+    })
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

@@ -1,25 +1,37 @@
-//! A standalone node: the io engine and every partition log found in the data directory.
+//! A standalone node: the data-directory lock, the metadata store, the io engine, the
+//! partitions, the Kafka listener and the background housekeeping, started and stopped as one.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use hotlog::{Engine, EngineConfig, EngineKind, Log, LogConfig};
+use controller::{BrokerInfo, LocalStore, MetadataStore};
+use hotlog::{Engine, EngineConfig, EngineKind};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
-/// What a node needs to start.
-#[derive(Debug, Clone)]
-pub struct NodeOptions {
-    pub data_dir: PathBuf,
-    pub io_engine: EngineKind,
-}
+use crate::broker::Broker;
+use crate::config::Config;
+use crate::partition::{Partitions, now_ms};
+use crate::server;
 
-/// A running node: its engine and open logs.
+/// How often producer-state snapshots are written, bounding the replay after a crash.
+const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A running node.
 #[derive(Debug)]
 pub struct Node {
+    broker: Arc<Broker>,
     engine: Engine,
-    logs: Vec<Log>,
-    /// Holds an exclusive lock on `<data dir>/.lock` while the node runs, so two processes never
-    /// write the same logs (Kafka locks its log directories the same way).
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+    /// Held while the node runs, so two processes never write the same logs (Kafka locks its
+    /// log directories the same way).
     _lock: File,
 }
 
@@ -45,99 +57,161 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
     }
 }
 
-/// A partition directory is named `<topic>-<partition>`, as in Kafka.
-fn is_partition_dir(path: &Path) -> bool {
-    path.is_dir()
-        && path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.rsplit_once('-'))
-            .is_some_and(|(topic, p)| !topic.is_empty() && p.parse::<u32>().is_ok())
+fn engine_kind(name: &str) -> anyhow::Result<EngineKind> {
+    name.parse()
+        .map_err(|e| anyhow::anyhow!("io_engine {name:?}: {e}"))
 }
 
 impl Node {
-    /// Starts the io engine and opens (recovering if needed) every partition log in the data
-    /// directory, creating the directory on first start.
-    pub fn start(options: &NodeOptions) -> anyhow::Result<Node> {
-        std::fs::create_dir_all(&options.data_dir)
-            .with_context(|| format!("creating data dir {}", options.data_dir.display()))?;
-        let lock = lock_data_dir(&options.data_dir)?;
-        let engine = Engine::start(&EngineConfig::with_kind(options.io_engine))?;
-        let mut logs = Vec::new();
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&options.data_dir)
-            .with_context(|| format!("listing {}", options.data_dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| is_partition_dir(p))
-            .collect();
-        dirs.sort();
-        for dir in dirs {
-            let log = Log::open(&dir, LogConfig::default(), &engine)
-                .with_context(|| format!("opening partition log {}", dir.display()))?;
-            logs.push(log);
+    /// Starts a node inside a tokio runtime: binds the listener first (so the advertised
+    /// port is known when asked for port 0), opens the metadata and every partition, then
+    /// serves.
+    pub async fn start(config: Config) -> anyhow::Result<Node> {
+        let data_dir = config.data_dir.clone();
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+        let lock = lock_data_dir(&data_dir)?;
+        let listener = TcpListener::bind(config.listen_addr()?)
+            .await
+            .with_context(|| format!("binding the Kafka listener on {}", config.listen))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        let (host, port) = config.advertised(addr)?;
+        let store = LocalStore::open(
+            &data_dir.join("__cluster_metadata"),
+            BrokerInfo {
+                id: config.node_id,
+                host: host.clone(),
+                port,
+                rack: None,
+            },
+        )
+        .context("opening the metadata store")?;
+        let store: Arc<dyn MetadataStore> = Arc::new(store);
+        let engine = Engine::start(&EngineConfig::with_kind(engine_kind(&config.io_engine)?))?;
+        let partitions = Arc::new(Partitions::new(
+            engine.clone(),
+            data_dir.clone(),
+            config.topic_config_defaults(),
+        ));
+        {
+            let (p, image) = (partitions.clone(), store.image());
+            tokio::task::spawn_blocking(move || {
+                p.clean_deleted_dirs();
+                p.apply(&image)
+            })
+            .await
+            .context("opening partitions")?
+            .context("opening partitions")?;
         }
+        let broker = Arc::new(Broker {
+            node_id: config.node_id,
+            host,
+            port,
+            store,
+            partitions,
+            config,
+        });
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        tasks.spawn(server::run(broker.clone(), listener, shutdown.clone()));
+        tasks.spawn(follow_metadata(broker.clone(), shutdown.clone()));
+        tasks.spawn(housekeeping(broker.clone(), shutdown.clone()));
+        tracing::info!(
+            listen = %addr,
+            advertised = %format!("{}:{}", broker.host, broker.port),
+            data_dir = %data_dir.display(),
+            engine = %engine.kind(),
+            cluster_id = %broker.image().cluster_id,
+            topics = broker.image().topics.len(),
+            "strata node started"
+        );
         Ok(Node {
+            broker,
             engine,
-            logs,
+            addr,
+            shutdown,
+            tasks,
             _lock: lock,
         })
+    }
+
+    /// The address the Kafka listener is bound to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
-    pub fn logs(&self) -> &[Log] {
-        &self.logs
-    }
-
-    /// Closes every log cleanly (so the next start skips recovery) and stops the engine.
-    pub fn shutdown(self) -> anyhow::Result<()> {
-        for log in &self.logs {
-            log.close()
-                .with_context(|| format!("closing {}", log.dir().display()))?;
-        }
+    /// Stops accepting, lets in-flight requests finish, writes producer snapshots and closes
+    /// every log cleanly (so the next start skips recovery).
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        let partitions = self.broker.partitions.clone();
+        tokio::task::spawn_blocking(move || partitions.close_all())
+            .await
+            .context("closing partitions")?;
         self.engine.shutdown();
         Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_data_dir_serves_one_node_at_a_time() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let options = NodeOptions {
-            data_dir: dir.path().to_path_buf(),
-            io_engine: EngineKind::Std,
-        };
-        let first = Node::start(&options).expect("first node starts");
-        let err = Node::start(&options).expect_err("second node is refused");
-        assert!(
-            err.to_string().contains("in use by another strata process"),
-            "{err:#}"
-        );
-        first.shutdown().expect("shutdown");
-        Node::start(&options)
-            .expect("free again")
-            .shutdown()
-            .expect("shutdown");
-    }
-
-    #[test]
-    fn partition_dirs_are_recognised() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for name in ["orders-0", "my-topic-12", "nope", "-3", "x-y"] {
-            std::fs::create_dir(dir.path().join(name)).expect("mkdir");
+/// Applies metadata changes that did not come through this node's own handlers.
+async fn follow_metadata(broker: Arc<Broker>, shutdown: CancellationToken) {
+    let mut updates = broker.store.subscribe();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            changed = updates.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                broker.sync_partitions().await;
+            }
         }
-        let mut found: Vec<String> = std::fs::read_dir(dir.path())
-            .expect("list")
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| is_partition_dir(p))
-            .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(String::from))
-            .collect();
-        found.sort();
-        assert_eq!(found, ["my-topic-12", "orders-0"]);
+    }
+}
+
+/// Retention on every partition each `retention_check_interval_ms`, and producer snapshots.
+async fn housekeeping(broker: Arc<Broker>, shutdown: CancellationToken) {
+    let every = Duration::from_millis(broker.config.topics.retention_check_interval_ms);
+    let mut retention = tokio::time::interval(every);
+    let mut snapshots = tokio::time::interval(SNAPSHOT_INTERVAL);
+    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    snapshots.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let retention_due = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = retention.tick() => true,
+            _ = snapshots.tick() => false,
+        };
+        let partitions = broker.partitions.all();
+        let work = tokio::task::spawn_blocking(move || {
+            for p in partitions {
+                if retention_due {
+                    match p.log.enforce_retention(now_ms()) {
+                        Ok(report) if report.deleted_segments > 0 => {
+                            p.producers().truncate_head(p.log_start_offset());
+                            tracing::info!(topic = %p.topic, partition = p.index, ?report, "retention deleted segments");
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "retention failed")
+                        }
+                    }
+                } else if let Err(e) = p.snapshot_producers() {
+                    tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "producer snapshot failed");
+                }
+            }
+        });
+        if let Err(e) = work.await {
+            tracing::error!(error = %e, "housekeeping task failed");
+        }
     }
 }

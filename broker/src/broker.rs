@@ -1,0 +1,40 @@
+//! What every request handler shares: the node's identity, config, metadata store and
+//! partitions.
+
+use std::sync::Arc;
+
+use controller::{MetadataImage, MetadataStore};
+
+use crate::config::Config;
+use crate::partition::Partitions;
+
+/// The broker as request handlers see it.
+#[derive(Debug)]
+pub struct Broker {
+    pub config: Config,
+    pub node_id: i32,
+    /// Where clients are told to connect.
+    pub host: String,
+    pub port: u16,
+    pub store: Arc<dyn MetadataStore>,
+    pub partitions: Arc<Partitions>,
+}
+
+impl Broker {
+    pub fn image(&self) -> Arc<MetadataImage> {
+        self.store.image()
+    }
+
+    /// Opens partitions for the current metadata (blocking work, moved off the runtime), so a
+    /// topic just created is served before its creation is acknowledged.
+    pub async fn sync_partitions(&self) {
+        let image = self.store.image();
+        let partitions = self.partitions.clone();
+        let done = tokio::task::spawn_blocking(move || partitions.apply(&image)).await;
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "applying metadata to partitions"),
+            Err(e) => tracing::error!(error = %e, "the partition sync task failed"),
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! The node's configuration: one TOML file (every key optional), overridden by environment
+//! variables, overridden by command-line flags.
+//!
+//! Every key has an environment variable: `STRATA_` followed by the key's path in upper case,
+//! sections joined with `_` (`[network] request_max_bytes` is `STRATA_NETWORK_REQUEST_MAX_BYTES`).
+//! The commented sample `config/strata.toml` lists every key with its default; a test checks that
+//! it parses to exactly [`Config::default`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("reading config file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("config key {key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+/// The whole node configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// This broker's id (Kafka's `node.id`).
+    pub node_id: i32,
+    /// Address the Kafka listener binds.
+    pub listen: String,
+    /// `host:port` clients are told to connect to; empty means the listen address.
+    pub advertise: String,
+    /// Directory of partition logs and metadata.
+    pub data_dir: PathBuf,
+    /// io engine for the logs: `auto`, `uring` or `std`.
+    pub io_engine: String,
+    pub network: NetworkConfig,
+    pub topics: TopicDefaults,
+}
+
+/// Limits of the Kafka listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkConfig {
+    /// Largest request accepted (Kafka's `socket.request.max.bytes`).
+    pub request_max_bytes: u64,
+    /// Request bytes held in memory at once over all connections (Kafka's
+    /// `queued.max.request.bytes`); readers wait when it is used up.
+    pub queued_max_request_bytes: u64,
+    /// Send fetched records from the segment files with sendfile(2).
+    pub sendfile: bool,
+    /// Most connections served at once; more are closed on accept.
+    pub max_connections: u32,
+}
+
+/// Broker-wide defaults for topic configs (Kafka's `log.*` / `num.partitions` settings). Each
+/// topic can override them with Kafka's topic config names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicDefaults {
+    /// Create a topic on first Metadata request for it (`auto.create.topics.enable`).
+    pub auto_create: bool,
+    /// Partitions of auto-created topics and CreateTopics without a count (`num.partitions`).
+    pub default_partitions: u32,
+    /// When acknowledged data is durable: `replicated` (Kafka's default: in the page cache of
+    /// every in-sync replica; survives a killed process, not a machine crash of a single node)
+    /// or `fsync` (fdatasync with group commit before the ack; survives a machine crash).
+    pub flush: String,
+    /// `log.retention.ms`; -1 keeps data forever.
+    pub retention_ms: i64,
+    /// `log.retention.bytes`; -1 means no size limit.
+    pub retention_bytes: i64,
+    /// `log.segment.bytes`.
+    pub segment_bytes: u64,
+    /// `log.roll.ms`.
+    pub segment_ms: i64,
+    /// `message.max.bytes`: the largest record batch accepted.
+    pub max_message_bytes: u32,
+    /// `log.message.timestamp.type`: `CreateTime` or `LogAppendTime`.
+    pub message_timestamp_type: String,
+    /// How often retention runs (`log.retention.check.interval.ms`).
+    pub retention_check_interval_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            node_id: 1,
+            listen: "127.0.0.1:9092".into(),
+            advertise: String::new(),
+            data_dir: PathBuf::from("./strata-data"),
+            io_engine: "auto".into(),
+            network: NetworkConfig::default(),
+            topics: TopicDefaults::default(),
+        }
+    }
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            request_max_bytes: 100 * 1024 * 1024,
+            queued_max_request_bytes: 512 * 1024 * 1024,
+            sendfile: true,
+            max_connections: 10_000,
+        }
+    }
+}
+
+impl Default for TopicDefaults {
+    fn default() -> Self {
+        TopicDefaults {
+            auto_create: true,
+            default_partitions: 1,
+            flush: "replicated".into(),
+            retention_ms: 7 * 24 * 3600 * 1000,
+            retention_bytes: -1,
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 3600 * 1000,
+            max_message_bytes: 1_048_588,
+            message_timestamp_type: "CreateTime".into(),
+            retention_check_interval_ms: 300_000,
+        }
+    }
+}
+
+/// Flags given on the command line; they win over the file and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub advertise: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub io_engine: Option<String>,
+}
+
+impl Config {
+    /// Defaults, then `file` (if any), then `STRATA_*` variables from `env`, then `flags`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut tree = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                let parsed: toml::Table =
+                    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                        path: path.to_owned(),
+                        message: e.to_string(),
+                    })?;
+                // Parse once on its own so an unknown key names the file, not the environment.
+                Config::deserialize(toml::Value::Table(parsed.clone())).map_err(|e| {
+                    ConfigError::Parse {
+                        path: path.to_owned(),
+                        message: e.to_string(),
+                    }
+                })?;
+                parsed
+            }
+            None => toml::Table::new(),
+        };
+        apply_env(&mut tree, env.into_iter().collect())?;
+        let mut config =
+            Config::deserialize(toml::Value::Table(tree)).map_err(|e| ConfigError::Env {
+                var: "STRATA_*".into(),
+                message: e.to_string(),
+            })?;
+        if let Some(v) = &flags.listen {
+            config.listen = v.clone();
+        }
+        if let Some(v) = &flags.advertise {
+            config.advertise = v.clone();
+        }
+        if let Some(v) = &flags.data_dir {
+            config.data_dir = v.clone();
+        }
+        if let Some(v) = &flags.io_engine {
+            config.io_engine = v.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The listen address, parsed.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|e| ConfigError::Invalid {
+            key: "listen",
+            reason: format!(
+                "{:?} is not host:port with an IP address ({e})",
+                self.listen
+            ),
+        })
+    }
+
+    /// `(host, port)` clients are told to connect to. `bound` is the address the listener
+    /// actually got (the port differs from `listen` when that asked for port 0).
+    pub fn advertised(&self, bound: SocketAddr) -> Result<(String, u16), ConfigError> {
+        if self.advertise.is_empty() {
+            return Ok((bound.ip().to_string(), bound.port()));
+        }
+        let (host, port) = self
+            .advertise
+            .rsplit_once(':')
+            .ok_or_else(|| ConfigError::Invalid {
+                key: "advertise",
+                reason: format!("{:?} is not host:port", self.advertise),
+            })?;
+        let port = port.parse().map_err(|e| ConfigError::Invalid {
+            key: "advertise",
+            reason: format!("port {port:?}: {e}"),
+        })?;
+        Ok((host.trim_matches(['[', ']']).to_string(), port))
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: String| Err(ConfigError::Invalid { key, reason });
+        self.listen_addr()?;
+        if self.node_id < 0 {
+            return invalid("node_id", format!("{} is negative", self.node_id));
+        }
+        if !["auto", "uring", "std"].contains(&self.io_engine.as_str()) {
+            return invalid(
+                "io_engine",
+                format!("{:?}: expected auto, uring or std", self.io_engine),
+            );
+        }
+        let n = &self.network;
+        if !(1024..=i32::MAX as u64).contains(&n.request_max_bytes) {
+            return invalid(
+                "network.request_max_bytes",
+                format!("{} is outside [1024, {}]", n.request_max_bytes, i32::MAX),
+            );
+        }
+        if n.queued_max_request_bytes < n.request_max_bytes {
+            return invalid(
+                "network.queued_max_request_bytes",
+                format!(
+                    "{} is smaller than network.request_max_bytes ({}), so the largest request could never be read",
+                    n.queued_max_request_bytes, n.request_max_bytes
+                ),
+            );
+        }
+        let t = &self.topics;
+        if t.default_partitions == 0 {
+            return invalid("topics.default_partitions", "must be at least 1".into());
+        }
+        if !["replicated", "fsync"].contains(&t.flush.as_str()) {
+            return invalid(
+                "topics.flush",
+                format!("{:?}: expected replicated or fsync", t.flush),
+            );
+        }
+        if t.retention_check_interval_ms == 0 {
+            return invalid(
+                "topics.retention_check_interval_ms",
+                "must be positive".into(),
+            );
+        }
+        controller::TopicSettings::resolve(&BTreeMap::new(), &self.topic_config_defaults())
+            .map_err(|e| ConfigError::Invalid {
+                key: "topics",
+                reason: e.to_string(),
+            })?;
+        Ok(())
+    }
+
+    /// The broker-wide defaults as Kafka topic configs, the base every topic's overrides go on.
+    pub fn topic_config_defaults(&self) -> BTreeMap<String, String> {
+        let t = &self.topics;
+        let mut m = BTreeMap::new();
+        let mut put = |k: &str, v: String| {
+            m.insert(k.to_string(), v);
+        };
+        put("retention.ms", t.retention_ms.to_string());
+        put("retention.bytes", t.retention_bytes.to_string());
+        put("segment.bytes", t.segment_bytes.to_string());
+        put("segment.ms", t.segment_ms.to_string());
+        put("max.message.bytes", t.max_message_bytes.to_string());
+        put("message.timestamp.type", t.message_timestamp_type.clone());
+        if t.flush == "fsync" {
+            put("flush.messages", "1".into());
+        }
+        m
+    }
+}
+
+/// Overlays `STRATA_*` variables onto `tree`: for every leaf key of the defaults, the variable
+/// named after its path is parsed as a value of the default's type.
+fn apply_env(tree: &mut toml::Table, env: BTreeMap<String, String>) -> Result<(), ConfigError> {
+    let defaults = match toml::Value::try_from(Config::default()) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => return Ok(()),
+    };
+    let mut known = Vec::new();
+    leaf_paths(&defaults, &mut Vec::new(), &mut known);
+    for (path, default) in known {
+        let var = format!("STRATA_{}", path.join("_").to_uppercase());
+        let Some(raw) = env.get(&var) else { continue };
+        let value = match default {
+            toml::Value::String(_) => toml::Value::String(raw.clone()),
+            toml::Value::Integer(_) => raw
+                .trim()
+                .parse::<i64>()
+                .map(toml::Value::Integer)
+                .map_err(|e| ConfigError::Env {
+                    var: var.clone(),
+                    message: format!("{raw:?} is not an integer ({e})"),
+                })?,
+            toml::Value::Boolean(_) => raw
+                .trim()
+                .parse::<bool>()
+                .map(toml::Value::Boolean)
+                .map_err(|_| ConfigError::Env {
+                    var: var.clone(),
+                    message: format!("{raw:?} is not true or false"),
+                })?,
+            toml::Value::Float(_) => {
+                raw.trim()
+                    .parse::<f64>()
+                    .map(toml::Value::Float)
+                    .map_err(|e| ConfigError::Env {
+                        var: var.clone(),
+                        message: format!("{raw:?} is not a number ({e})"),
+                    })?
+            }
+            _ => continue,
+        };
+        set_path(tree, &path, value);
+    }
+    Ok(())
+}
+
+fn leaf_paths(
+    table: &toml::Table,
+    prefix: &mut Vec<String>,
+    out: &mut Vec<(Vec<String>, toml::Value)>,
+) {
+    for (k, v) in table {
+        prefix.push(k.clone());
+        match v {
+            toml::Value::Table(t) => leaf_paths(t, prefix, out),
+            leaf => out.push((prefix.clone(), leaf.clone())),
+        }
+        prefix.pop();
+    }
+}
+
+fn set_path(tree: &mut toml::Table, path: &[String], value: toml::Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut node = tree;
+    for p in parents {
+        let entry = node
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        match entry {
+            toml::Value::Table(t) => node = t,
+            _ => return,
+        }
+    }
+    node.insert(last.clone(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_sample_config_is_exactly_the_defaults() {
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/strata.toml");
+        let loaded = Config::load(Some(&sample), vec![], &Overrides::default()).unwrap();
+        assert_eq!(loaded, Config::default());
+    }
+
+    #[test]
+    fn env_overrides_file_and_flags_override_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1000\"\n[topics]\ndefault_partitions = 3\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&file),
+            env(&[
+                ("STRATA_TOPICS_DEFAULT_PARTITIONS", "4"),
+                ("STRATA_NETWORK_SENDFILE", "false"),
+                ("STRATA_LISTEN", "127.0.0.1:2000"),
+                ("UNRELATED", "x"),
+            ]),
+            &Overrides {
+                listen: Some("127.0.0.1:3000".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(c.topics.default_partitions, 4);
+        assert!(!c.network.sendfile);
+        assert_eq!(c.listen, "127.0.0.1:3000");
+    }
+
+    #[test]
+    fn broken_configs_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let e = Config::load(Some(&file), vec![], &Overrides::default()).unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+        let e = Config::load(
+            None,
+            env(&[("STRATA_TOPICS_DEFAULT_PARTITIONS", "many")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("STRATA_TOPICS_DEFAULT_PARTITIONS"),
+            "{e}"
+        );
+        let e = Config::load(
+            None,
+            env(&[("STRATA_TOPICS_FLUSH", "sometimes")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("topics.flush"), "{e}");
+        std::fs::write(&file, "listen = [1, 2").unwrap();
+        assert!(Config::load(Some(&file), vec![], &Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn advertised_address_defaults_to_the_bound_one() {
+        let c = Config::default();
+        let bound: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        assert_eq!(c.advertised(bound).unwrap(), ("127.0.0.1".into(), 5555));
+        let c = Config {
+            advertise: "broker.example:19092".into(),
+            ..Config::default()
+        };
+        assert_eq!(
+            c.advertised(bound).unwrap(),
+            ("broker.example".into(), 19092)
+        );
+    }
+}

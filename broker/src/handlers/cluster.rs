@@ -1,0 +1,107 @@
+//! DescribeCluster, FindCoordinator and InitProducerId.
+
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::{
+    BrokerId, DescribeClusterRequest, DescribeClusterResponse, FindCoordinatorRequest,
+    FindCoordinatorResponse, InitProducerIdRequest, InitProducerIdResponse, ProducerId,
+};
+
+use super::util::s;
+use crate::broker::Broker;
+use crate::protocol::error_codes::{self, ServeError};
+
+/// Endpoint type 1: brokers (2 would be controllers, which clients reach through brokers).
+const ENDPOINT_BROKERS: i8 = 1;
+const KEY_TYPE_GROUP: i8 = 0;
+
+pub(crate) fn describe_cluster(b: &Broker, req: DescribeClusterRequest) -> DescribeClusterResponse {
+    let image = b.image();
+    if req.endpoint_type != ENDPOINT_BROKERS {
+        let e = kafka_protocol::ResponseError::UnsupportedEndpointType;
+        return DescribeClusterResponse::default()
+            .with_error_code(e.code())
+            .with_error_message(Some(s("only broker endpoints are served")))
+            .with_endpoint_type(req.endpoint_type)
+            .with_cluster_id(s(&image.cluster_id))
+            .with_controller_id(BrokerId(-1));
+    }
+    let brokers = image
+        .brokers
+        .iter()
+        .map(|br| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(br.id))
+                .with_host(s(&br.host))
+                .with_port(br.port.into())
+                .with_rack(br.rack.as_deref().map(s))
+        })
+        .collect();
+    let mut r = DescribeClusterResponse::default()
+        .with_cluster_id(s(&image.cluster_id))
+        .with_controller_id(BrokerId(image.controller_id))
+        .with_brokers(brokers);
+    r.cluster_authorized_operations = i32::MIN;
+    r
+}
+
+/// Groups are coordinated by this node (the group protocol itself arrives with consumer
+/// groups); transactions have no coordinator yet.
+pub(crate) fn find_coordinator(
+    b: &Broker,
+    req: FindCoordinatorRequest,
+    version: i16,
+) -> FindCoordinatorResponse {
+    let answer = |key: &str| -> Coordinator {
+        let c = Coordinator::default().with_key(s(key));
+        if req.key_type == KEY_TYPE_GROUP {
+            c.with_node_id(BrokerId(b.node_id))
+                .with_host(s(&b.host))
+                .with_port(b.port.into())
+        } else {
+            let e = ServeError::CoordinatorNotAvailable;
+            c.with_node_id(BrokerId(-1))
+                .with_host(s(""))
+                .with_port(-1)
+                .with_error_code(e.code())
+                .with_error_message(Some(s("transactions are not supported yet")))
+        }
+    };
+    if version >= 4 {
+        let coordinators = req
+            .coordinator_keys
+            .iter()
+            .map(|k| answer(k.as_str()))
+            .collect();
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    let c = answer(req.key.as_str());
+    FindCoordinatorResponse::default()
+        .with_error_code(c.error_code)
+        .with_error_message(if version >= 1 { c.error_message } else { None })
+        .with_node_id(c.node_id)
+        .with_host(c.host)
+        .with_port(c.port)
+}
+
+/// Idempotent producers get a fresh producer id and epoch 0 every time, as in Kafka (without
+/// a transactional id the id and epoch in the request are not used).
+pub(crate) async fn init_producer_id(
+    b: &Broker,
+    req: InitProducerIdRequest,
+) -> InitProducerIdResponse {
+    let r = InitProducerIdResponse::default()
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    if req.transactional_id.is_some() {
+        let e = ServeError::CoordinatorNotAvailable;
+        return r.with_error_code(e.code());
+    }
+    match b.store.allocate_producer_ids(1).await {
+        Ok(id) => r.with_producer_id(ProducerId(id)).with_producer_epoch(0),
+        Err(e) => {
+            tracing::error!(error = %e, "allocating a producer id");
+            r.with_error_code(error_codes::controller(&e))
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Fetch: read whole batches from each partition up to its high watermark, honouring the
+//! per-partition and per-response byte limits, and long-poll until `min_bytes` are there or
+//! `max_wait_ms` has passed. Records leave as file regions (see `protocol::fetch_writer`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::select_all;
+use hotlog::HotlogError;
+use kafka_protocol::messages::FetchRequest;
+use tokio::time::Instant;
+
+use super::util::topic_id;
+use crate::broker::Broker;
+use crate::partition::Partition;
+use crate::protocol::error_codes::{self, ServeError};
+use crate::protocol::fetch_writer::{FetchOut, PartitionOut, TopicOut};
+
+/// `isolation_level` 1: only committed data (below the last stable offset).
+const READ_COMMITTED: i8 = 1;
+
+/// A requested partition, resolved once.
+struct Wanted {
+    topic: usize,
+    index: i32,
+    partition: Result<Arc<Partition>, ServeError>,
+    offset: i64,
+    max_bytes: u64,
+    current_leader_epoch: i32,
+}
+
+pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> FetchOut {
+    if req.session_id != 0 {
+        // We never hand out fetch sessions, so no client can hold one of ours.
+        return FetchOut {
+            error_code: ServeError::FetchSessionNotFound.code(),
+            ..FetchOut::default()
+        };
+    }
+    let mut topics = Vec::with_capacity(req.topics.len());
+    let mut wanted = Vec::new();
+    for (ti, t) in req.topics.iter().enumerate() {
+        let state = if version >= 13 {
+            b.partitions.topic_by_id(topic_id(&t.topic_id))
+        } else {
+            b.partitions.topic(t.topic.as_str())
+        };
+        topics.push(TopicOut {
+            name: t.topic.to_string(),
+            topic_id: *t.topic_id.as_bytes(),
+            partitions: Vec::with_capacity(t.partitions.len()),
+        });
+        for p in &t.partitions {
+            let partition = match &state {
+                None if version >= 13 => Err(ServeError::UnknownTopicId),
+                None => Err(ServeError::UnknownTopicOrPartition),
+                Some(s) => usize::try_from(p.partition)
+                    .ok()
+                    .and_then(|i| s.partitions.get(i).cloned())
+                    .ok_or(ServeError::UnknownTopicOrPartition),
+            };
+            wanted.push(Wanted {
+                topic: ti,
+                index: p.partition,
+                partition,
+                offset: p.fetch_offset,
+                max_bytes: p.partition_max_bytes.max(0) as u64,
+                current_leader_epoch: p.current_leader_epoch,
+            });
+        }
+    }
+    let committed = req.isolation_level == READ_COMMITTED;
+    let max_bytes = if req.max_bytes <= 0 {
+        u64::MAX
+    } else {
+        req.max_bytes as u64
+    };
+    let min_bytes = req.min_bytes.max(0) as u64;
+    let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
+    let mut watches: Vec<_> = wanted
+        .iter()
+        .filter_map(|w| w.partition.as_ref().ok().map(|p| p.log.subscribe()))
+        .collect();
+    loop {
+        let (parts, bytes, any_error) = read_all(&wanted, max_bytes, committed);
+        let done =
+            bytes >= min_bytes || any_error || Instant::now() >= deadline || watches.is_empty();
+        if done {
+            let mut out = FetchOut {
+                topics,
+                ..FetchOut::default()
+            };
+            for (w, part) in wanted.iter().zip(parts) {
+                out.topics[w.topic].partitions.push(part);
+            }
+            return out;
+        }
+        // Wait for any partition to move (or the deadline). Cancel-safe: nothing is held.
+        let closed = {
+            let changed = select_all(watches.iter_mut().map(|w| Box::pin(w.changed())));
+            match tokio::time::timeout_at(deadline, changed).await {
+                Ok((Err(_), index, _)) => Some(index),
+                // Moved, or the deadline: read again (the last read answers at the deadline).
+                Ok((Ok(()), _, _)) | Err(_) => None,
+            }
+        };
+        if let Some(index) = closed {
+            // That partition's log was closed (topic deleted): stop watching it.
+            watches.swap_remove(index);
+        }
+    }
+}
+
+/// Reads every wanted partition once. Returns the answers, the record bytes and whether any
+/// partition answered an error (which ends the long poll, as in Kafka).
+fn read_all(wanted: &[Wanted], max_bytes: u64, committed: bool) -> (Vec<PartitionOut>, u64, bool) {
+    let mut remaining = max_bytes;
+    let mut total = 0u64;
+    let mut any_error = false;
+    let parts = wanted
+        .iter()
+        .map(|w| {
+            let out = match &w.partition {
+                Err(e) => PartitionOut::error(w.index, e.code()),
+                Ok(p) => read_one(w, p, remaining, total == 0, committed),
+            };
+            if out.error_code != 0 {
+                any_error = true;
+            }
+            let n = out.records.as_ref().map_or(0, |r| r.len);
+            total += n;
+            remaining = remaining.saturating_sub(n);
+            out
+        })
+        .collect();
+    (parts, total, any_error)
+}
+
+fn read_one(
+    w: &Wanted,
+    p: &Partition,
+    remaining: u64,
+    first_in_response: bool,
+    committed: bool,
+) -> PartitionOut {
+    if w.current_leader_epoch >= 0 && w.current_leader_epoch != p.leader_epoch {
+        let e = if w.current_leader_epoch > p.leader_epoch {
+            ServeError::UnknownLeaderEpoch {
+                got: w.current_leader_epoch,
+                current: p.leader_epoch,
+            }
+        } else {
+            ServeError::FencedLeaderEpoch {
+                got: w.current_leader_epoch,
+                current: p.leader_epoch,
+            }
+        };
+        return PartitionOut::error(w.index, e.code());
+    }
+    let hw = p.high_watermark();
+    let start = p.log_start_offset();
+    let end = p.log.log_end_offset() as i64;
+    let mut out = PartitionOut {
+        index: w.index,
+        error_code: 0,
+        high_watermark: hw,
+        last_stable_offset: hw,
+        log_start_offset: start,
+        aborted: committed.then(Vec::new),
+        records: None,
+    };
+    if w.offset < start || w.offset > end {
+        out.error_code = ServeError::OffsetOutOfRange {
+            offset: w.offset,
+            start,
+            end,
+        }
+        .code();
+        return out;
+    }
+    // The response limit applies only once something is in the response (KIP-74): the first
+    // non-empty partition always returns at least one whole batch.
+    let limit = if first_in_response {
+        w.max_bytes.min(remaining).max(1)
+    } else {
+        w.max_bytes.min(remaining)
+    };
+    if limit == 0 || w.offset >= hw {
+        return out;
+    }
+    match p.log.read(w.offset as u64, limit, Some(hw as u64)) {
+        Ok(slice) if slice.is_empty() => {}
+        Ok(slice) => {
+            // Past the limits only the first partition of a response may return a batch.
+            if first_in_response || slice.len <= limit {
+                out.records = Some(slice);
+            }
+        }
+        Err(HotlogError::OffsetOutOfRange { .. }) => {
+            out.error_code = ServeError::OffsetOutOfRange {
+                offset: w.offset,
+                start: p.log_start_offset(),
+                end: p.log.log_end_offset() as i64,
+            }
+            .code();
+        }
+        Err(e) => {
+            tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "fetch read failed");
+            out.error_code = error_codes::hotlog(&e);
+        }
+    }
+    out
+}

@@ -1,0 +1,85 @@
+//! Request handlers, one module per group of APIs, and the dispatch from a decoded request to
+//! its handler and encoded response.
+
+mod cluster;
+mod configs;
+mod fetch;
+mod list_offsets;
+mod metadata;
+mod produce;
+mod records;
+mod topics;
+mod util;
+
+use kafka_protocol::messages::{ApiKey, RequestKind};
+
+use crate::broker::Broker;
+use crate::protocol::api_versions;
+use crate::protocol::decode::DecodedRequest;
+
+/// A decoded request with the frame it came from.
+#[derive(Debug)]
+pub(crate) struct Request {
+    pub(crate) decoded: DecodedRequest,
+    pub(crate) frame: bytes::Bytes,
+}
+use crate::protocol::fetch_writer;
+use crate::protocol::response::{EncodeError, Outgoing, encode};
+
+/// Handles one request. `Ok(None)` means no response is sent (Produce with acks=0).
+pub(crate) async fn handle(b: &Broker, req: Request) -> Result<Option<Outgoing>, EncodeError> {
+    let (key, v, cid) = (
+        req.decoded.api_key,
+        req.decoded.api_version,
+        req.decoded.correlation_id,
+    );
+    if !api_versions::is_served(key, v) {
+        return unsupported(key, v, cid, &req.frame);
+    }
+    let out = match req.decoded.body {
+        RequestKind::ApiVersions(_) => encode(key, v, cid, &api_versions::response(0))?,
+        RequestKind::Metadata(r) => encode(key, v, cid, &metadata::handle(b, r, v).await)?,
+        RequestKind::Produce(r) => match produce::handle(b, r, v).await {
+            Some(resp) => encode(key, v, cid, &resp)?,
+            None => return Ok(None),
+        },
+        RequestKind::Fetch(r) => fetch_writer::encode(v, cid, &fetch::handle(b, r, v).await),
+        RequestKind::ListOffsets(r) => encode(key, v, cid, &list_offsets::handle(b, r, v))?,
+        RequestKind::CreateTopics(r) => encode(key, v, cid, &topics::create(b, r, v).await)?,
+        RequestKind::DeleteTopics(r) => encode(key, v, cid, &topics::delete(b, r, v).await)?,
+        RequestKind::CreatePartitions(r) => {
+            encode(key, v, cid, &topics::create_partitions(b, r).await)?
+        }
+        RequestKind::DescribeConfigs(r) => encode(key, v, cid, &configs::describe(b, r, v))?,
+        RequestKind::AlterConfigs(r) => encode(key, v, cid, &configs::alter(b, r).await)?,
+        RequestKind::IncrementalAlterConfigs(r) => {
+            encode(key, v, cid, &configs::incremental(b, r).await)?
+        }
+        RequestKind::DescribeCluster(r) => encode(key, v, cid, &cluster::describe_cluster(b, r))?,
+        RequestKind::FindCoordinator(r) => {
+            encode(key, v, cid, &cluster::find_coordinator(b, r, v))?
+        }
+        RequestKind::InitProducerId(r) => {
+            encode(key, v, cid, &cluster::init_producer_id(b, r).await)?
+        }
+        RequestKind::DeleteRecords(r) => encode(key, v, cid, &records::delete_records(b, r).await)?,
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            encode(key, v, cid, &records::offset_for_leader_epoch(b, r))?
+        }
+        _ => return unsupported(key, v, cid, &req.frame),
+    };
+    Ok(Some(out))
+}
+
+/// The answer to an API or version Strata does not serve: the API's response with
+/// UNSUPPORTED_VERSION where it has a top-level error code. APIs whose response has no such
+/// field (or that cannot be encoded at that version) get `Err`, and the connection closes, as
+/// Kafka closes it.
+pub(crate) fn unsupported(
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    frame: &bytes::Bytes,
+) -> Result<Option<Outgoing>, EncodeError> {
+    crate::protocol::unsupported::response(key, version, correlation_id, frame).map(Some)
+}

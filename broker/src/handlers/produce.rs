@@ -1,0 +1,309 @@
+//! Produce: validate each partition's record batch, check the idempotent producer's sequence,
+//! append it as received (offsets and leader epoch patched in place), then wait for the acks
+//! the producer asked for.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use hotlog::batch::Compression;
+use hotlog::{BatchHeader, Validation};
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+
+use super::util::s;
+use crate::broker::Broker;
+use crate::partition::producers::{BatchMeta, IncomingBatch, Verdict};
+use crate::partition::{Partition, now_ms};
+use crate::protocol::error_codes::{self, ServeError};
+
+/// What an accepted batch got, before waiting for acks.
+struct Placed {
+    partition: Arc<Partition>,
+    base_offset: i64,
+    /// The offset after the batch: what must be acknowledged.
+    end: u64,
+    log_append_time: i64,
+}
+
+enum Outcome {
+    Placed(Placed),
+    Duplicate { base_offset: i64, log_start: i64 },
+    Error { code: i16, message: Option<String> },
+}
+
+fn error(e: ServeError) -> Outcome {
+    Outcome::Error {
+        code: e.code(),
+        message: Some(e.to_string()),
+    }
+}
+
+/// Handles a Produce request; `None` for acks=0 (no response is sent).
+pub(crate) async fn handle(
+    b: &Broker,
+    req: ProduceRequest,
+    version: i16,
+) -> Option<ProduceResponse> {
+    let acks = req.acks;
+    if !matches!(acks, -1..=1) {
+        return Some(all_failed(
+            &req,
+            ServeError::InvalidRequiredAcks(acks),
+            version,
+        ));
+    }
+    let mut outcomes: Vec<(usize, i32, Outcome)> = Vec::new();
+    for (ti, topic) in req.topic_data.iter().enumerate() {
+        let state = if version >= 13 {
+            b.partitions
+                .topic_by_id(super::util::topic_id(&topic.topic_id))
+        } else {
+            b.partitions.topic(topic.name.as_str())
+        };
+        for p in &topic.partition_data {
+            let partition = state
+                .as_ref()
+                .and_then(|t| {
+                    usize::try_from(p.index)
+                        .ok()
+                        .and_then(|i| t.partitions.get(i))
+                })
+                .cloned();
+            let outcome = match partition {
+                None if version >= 13 && state.is_none() => error(ServeError::UnknownTopicId),
+                None => error(ServeError::UnknownTopicOrPartition),
+                Some(partition) => {
+                    if req.transactional_id.is_some() {
+                        error(ServeError::TransactionsUnsupported)
+                    } else {
+                        append(partition, p.records.clone())
+                    }
+                }
+            };
+            outcomes.push((ti, p.index, outcome));
+        }
+    }
+    if acks == 0 {
+        // Nothing is sent back, but still wait until the data is written, so a producer that
+        // never waits for answers cannot queue unbounded data ahead of the disk.
+        for (_, _, o) in &outcomes {
+            if let Outcome::Placed(p) = o {
+                let _ = p.partition.log.wait_written(p.end).await;
+            }
+        }
+        return None;
+    }
+    let timeout = Duration::from_millis(req.timeout_ms.max(0) as u64);
+    let mut responses: Vec<TopicProduceResponse> = req
+        .topic_data
+        .iter()
+        .map(|t| {
+            TopicProduceResponse::default()
+                .with_name(t.name.clone())
+                .with_topic_id(t.topic_id)
+        })
+        .collect();
+    for (ti, index, outcome) in outcomes {
+        let r = PartitionProduceResponse::default()
+            .with_index(index)
+            .with_log_append_time_ms(-1);
+        let r = fit(
+            match outcome {
+                Outcome::Placed(p) => {
+                    let acked = tokio::time::timeout(timeout, p.partition.wait_acked(p.end)).await;
+                    let r = r.with_log_start_offset(p.partition.log_start_offset());
+                    match acked {
+                        Ok(Ok(())) => r
+                            .with_base_offset(p.base_offset)
+                            .with_log_append_time_ms(p.log_append_time),
+                        Ok(Err(e)) => r
+                            .with_error_code(error_codes::hotlog(&e))
+                            .with_error_message(Some(s(&e.to_string())))
+                            .with_base_offset(-1),
+                        Err(_) => r
+                            .with_error_code(ServeError::RequestTimedOut.code())
+                            .with_base_offset(-1),
+                    }
+                }
+                Outcome::Duplicate {
+                    base_offset,
+                    log_start,
+                } => r
+                    .with_base_offset(base_offset)
+                    .with_log_start_offset(log_start),
+                Outcome::Error { code, message } => r
+                    .with_error_code(code)
+                    .with_base_offset(-1)
+                    .with_log_start_offset(-1)
+                    .with_error_message(message.as_deref().map(s)),
+            },
+            version,
+        );
+        responses[ti].partition_responses.push(r);
+    }
+    Some(ProduceResponse::default().with_responses(responses))
+}
+
+fn all_failed(req: &ProduceRequest, e: ServeError, version: i16) -> ProduceResponse {
+    let responses = req
+        .topic_data
+        .iter()
+        .map(|t| {
+            TopicProduceResponse::default()
+                .with_name(t.name.clone())
+                .with_topic_id(t.topic_id)
+                .with_partition_responses(
+                    t.partition_data
+                        .iter()
+                        .map(|p| {
+                            fit(
+                                PartitionProduceResponse::default()
+                                    .with_index(p.index)
+                                    .with_error_code(e.code())
+                                    .with_base_offset(-1)
+                                    .with_log_append_time_ms(-1)
+                                    .with_log_start_offset(-1)
+                                    .with_error_message(Some(s(&e.to_string()))),
+                                version,
+                            )
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    ProduceResponse::default().with_responses(responses)
+}
+
+/// Clears the fields `version` does not have (the codec refuses to encode them).
+fn fit(mut r: PartitionProduceResponse, version: i16) -> PartitionProduceResponse {
+    if version < 5 {
+        r.log_start_offset = -1;
+    }
+    if version < 8 {
+        r.error_message = None;
+        r.record_errors.clear();
+    }
+    r
+}
+
+/// Validates, deduplicates and appends one partition's batch.
+fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
+    let Some(records) = records.filter(|r| !r.is_empty()) else {
+        return error(ServeError::InvalidRecord(
+            "produce request has no record batch for the partition".into(),
+        ));
+    };
+    let header = match BatchHeader::validate(&records, Validation::Produce) {
+        Ok(h) => h,
+        Err(e) => {
+            return Outcome::Error {
+                code: error_codes::batch(&e),
+                message: Some(e.to_string()),
+            };
+        }
+    };
+    if header.total_len() != records.len() {
+        return error(ServeError::InvalidRecord(format!(
+            "produce requests must carry exactly one record batch per partition ({} bytes after the first batch)",
+            records.len().saturating_sub(header.total_len())
+        )));
+    }
+    let settings = partition.settings();
+    if records.len() > settings.max_message_bytes as usize {
+        return error(ServeError::MessageTooLarge {
+            size: records.len(),
+            max: settings.max_message_bytes as usize,
+        });
+    }
+    if header.is_transactional() || header.is_control() {
+        return error(ServeError::TransactionsUnsupported);
+    }
+    if matches!(header.compression(), Compression::Unknown(_)) {
+        return error(ServeError::CorruptMessage(format!(
+            "unknown compression codec in attributes {:#x}",
+            header.attributes
+        )));
+    }
+    let now = now_ms();
+    let log_append_time = partition.uses_log_append_time();
+    if !log_append_time && let Err(e) = check_timestamps(&header, &settings, now) {
+        return error(e);
+    }
+    let mut batch = BytesMut::from(&records[..]);
+    if log_append_time {
+        hotlog::batch::set_log_append_time(&mut batch, now);
+    }
+    let incoming = (header.producer_id >= 0).then(|| IncomingBatch {
+        producer_id: header.producer_id,
+        epoch: header.producer_epoch,
+        first_seq: header.base_sequence,
+        last_seq: header.base_sequence.wrapping_add(header.last_offset_delta),
+    });
+    let mut producers = partition.producers();
+    if let Some(inc) = &incoming {
+        match producers.check(inc) {
+            Ok(Verdict::Append) => {}
+            Ok(Verdict::Duplicate(meta)) => {
+                return Outcome::Duplicate {
+                    base_offset: meta.first_offset,
+                    log_start: partition.log_start_offset(),
+                };
+            }
+            Err(e) => return error(e),
+        }
+    }
+    let info = match partition.log.append(batch, partition.leader_epoch) {
+        Ok(info) => info,
+        Err(e) => {
+            return Outcome::Error {
+                code: error_codes::hotlog(&e),
+                message: Some(e.to_string()),
+            };
+        }
+    };
+    if let Some(inc) = &incoming {
+        let meta = BatchMeta {
+            first_seq: inc.first_seq,
+            last_seq: inc.last_seq,
+            first_offset: info.first_offset as i64,
+            last_offset: info.last_offset as i64,
+            max_timestamp: info.max_timestamp,
+        };
+        producers.record(inc, meta, now);
+    }
+    drop(producers);
+    Outcome::Placed(Placed {
+        base_offset: info.first_offset as i64,
+        end: info.last_offset + 1,
+        log_append_time: if log_append_time { now } else { -1 },
+        partition,
+    })
+}
+
+/// Kafka's `message.timestamp.before.max.ms` / `after.max.ms`, checked on the batch's first and
+/// largest timestamps.
+fn check_timestamps(
+    h: &BatchHeader,
+    s: &controller::TopicSettings,
+    now: i64,
+) -> Result<(), ServeError> {
+    let earliest = h.base_timestamp.min(h.max_timestamp);
+    if let Some(before) = s.message_timestamp_before_max_ms
+        && earliest >= 0
+        && now.saturating_sub(earliest) > before as i64
+    {
+        return Err(ServeError::InvalidTimestamp(format!(
+            "timestamp {earliest} is more than message.timestamp.before.max.ms ({before}) before the broker's clock ({now})"
+        )));
+    }
+    if let Some(after) = s.message_timestamp_after_max_ms
+        && h.max_timestamp.saturating_sub(now) > after as i64
+    {
+        return Err(ServeError::InvalidTimestamp(format!(
+            "timestamp {} is more than message.timestamp.after.max.ms ({after}) after the broker's clock ({now})",
+            h.max_timestamp
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! DeleteRecords and OffsetForLeaderEpoch.
+
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
+use kafka_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
+};
+use kafka_protocol::messages::{
+    DeleteRecordsRequest, DeleteRecordsResponse, OffsetForLeaderEpochRequest,
+    OffsetForLeaderEpochResponse,
+};
+
+use crate::broker::Broker;
+use crate::protocol::error_codes::{self, ServeError};
+
+/// DeleteRecords: move each partition's log start up to the given offset (-1: the high
+/// watermark); whole segments below it are deleted.
+pub(crate) async fn delete_records(b: &Broker, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for t in &req.topics {
+        let mut partitions = Vec::with_capacity(t.partitions.len());
+        for p in &t.partitions {
+            let r = DeleteRecordsPartitionResult::default()
+                .with_partition_index(p.partition_index)
+                .with_low_watermark(-1);
+            let Some(partition) = b.partitions.get(t.name.as_str(), p.partition_index) else {
+                partitions.push(r.with_error_code(ServeError::UnknownTopicOrPartition.code()));
+                continue;
+            };
+            let hw = partition.high_watermark();
+            let target = if p.offset == -1 { hw } else { p.offset };
+            if target < 0 || target > hw {
+                let e = ServeError::OffsetOutOfRange {
+                    offset: p.offset,
+                    start: partition.log_start_offset(),
+                    end: hw,
+                };
+                partitions.push(r.with_error_code(e.code()));
+                continue;
+            }
+            let log = partition.log.clone();
+            let moved =
+                tokio::task::spawn_blocking(move || log.advance_log_start(target as u64)).await;
+            let r = match moved {
+                Ok(Ok(start)) => {
+                    partition.producers().truncate_head(start as i64);
+                    r.with_low_watermark(start as i64)
+                }
+                Ok(Err(e)) => r.with_error_code(error_codes::hotlog(&e)),
+                Err(e) => r.with_error_code(ServeError::StorageError(e.to_string()).code()),
+            };
+            partitions.push(r);
+        }
+        topics.push(
+            DeleteRecordsTopicResult::default()
+                .with_name(t.name.clone())
+                .with_partitions(partitions),
+        );
+    }
+    DeleteRecordsResponse::default().with_topics(topics)
+}
+
+/// OffsetForLeaderEpoch: the end offset of the requested epoch (the start of the next one),
+/// which a consumer uses to detect truncation after a leader change.
+pub(crate) fn offset_for_leader_epoch(
+    b: &Broker,
+    req: OffsetForLeaderEpochRequest,
+) -> OffsetForLeaderEpochResponse {
+    let topics = req
+        .topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    let r = EpochEndOffset::default()
+                        .with_partition(p.partition)
+                        .with_leader_epoch(-1)
+                        .with_end_offset(-1);
+                    let Some(partition) = b.partitions.get(t.topic.as_str(), p.partition) else {
+                        return r.with_error_code(ServeError::UnknownTopicOrPartition.code());
+                    };
+                    if p.current_leader_epoch >= 0
+                        && p.current_leader_epoch != partition.leader_epoch
+                    {
+                        let e = if p.current_leader_epoch > partition.leader_epoch {
+                            ServeError::UnknownLeaderEpoch {
+                                got: p.current_leader_epoch,
+                                current: partition.leader_epoch,
+                            }
+                        } else {
+                            ServeError::FencedLeaderEpoch {
+                                got: p.current_leader_epoch,
+                                current: partition.leader_epoch,
+                            }
+                        };
+                        return r.with_error_code(e.code());
+                    }
+                    let end = partition.log.log_end_offset();
+                    match partition
+                        .log
+                        .leader_epochs()
+                        .end_offset_for(p.leader_epoch, end)
+                    {
+                        Some((epoch, offset)) => {
+                            r.with_leader_epoch(epoch).with_end_offset(offset as i64)
+                        }
+                        None => r,
+                    }
+                })
+                .collect();
+            OffsetForLeaderTopicResult::default()
+                .with_topic(t.topic.clone())
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetForLeaderEpochResponse::default().with_topics(topics)
+}

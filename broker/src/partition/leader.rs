@@ -1,0 +1,225 @@
+//! One partition this broker leads: its log, its topic settings and its idempotent producer
+//! state.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use controller::{TimestampType, TopicId, TopicSettings};
+use hotlog::batch::Batches;
+use hotlog::{FlushPolicy, Log, LogConfig, Validation};
+
+use super::producers::{BatchMeta, IncomingBatch, ProducerStates};
+use super::snapshot;
+
+/// Read size when replaying the log into the producer state.
+const REPLAY_CHUNK: u64 = 1 << 20;
+
+/// Producer ids unused this long are forgotten (Kafka's `producer.id.expiration.ms`).
+pub(super) const PRODUCER_ID_EXPIRATION_MS: i64 = 24 * 3600 * 1000;
+
+/// A partition this broker leads.
+#[derive(Debug)]
+pub struct Partition {
+    pub topic: Arc<str>,
+    pub topic_id: TopicId,
+    pub index: i32,
+    pub log: Log,
+    pub leader_epoch: i32,
+    settings: RwLock<Arc<TopicSettings>>,
+    producers: Mutex<ProducerStates>,
+}
+
+/// Maps topic settings onto the log's own.
+pub fn log_config(s: &TopicSettings) -> LogConfig {
+    LogConfig {
+        segment_bytes: s.segment_bytes.max(LogConfig::MIN_SEGMENT_BYTES),
+        segment_ms: s.segment_ms,
+        index_interval_bytes: s.index_interval_bytes.max(1),
+        retention_ms: s.retention_ms,
+        retention_bytes: s.retention_bytes,
+        flush: flush_policy(s),
+    }
+}
+
+/// `flush.messages=1` asks for every message to be flushed before it counts: fsync with group
+/// commit. Anything else is Kafka's default of leaving write-back to the OS.
+pub(super) fn flush_policy(s: &TopicSettings) -> FlushPolicy {
+    if s.flush_messages == Some(1) {
+        FlushPolicy::Fsync
+    } else {
+        FlushPolicy::Os
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Partition {
+    /// Wraps an opened log, restoring the producer state from the newest snapshot plus a
+    /// replay of the batches after it.
+    pub fn new(
+        topic: Arc<str>,
+        topic_id: TopicId,
+        index: i32,
+        log: Log,
+        settings: Arc<TopicSettings>,
+    ) -> Partition {
+        let producers = restore_producers(&log);
+        Partition {
+            topic,
+            topic_id,
+            index,
+            log,
+            leader_epoch: 0,
+            settings: RwLock::new(settings),
+            producers: Mutex::new(producers),
+        }
+    }
+
+    pub fn settings(&self) -> Arc<TopicSettings> {
+        match self.settings.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Applies changed topic configs to the partition and its log.
+    pub fn set_settings(&self, settings: Arc<TopicSettings>) -> hotlog::Result<()> {
+        self.log.set_config(log_config(&settings))?;
+        match self.settings.write() {
+            Ok(mut s) => *s = settings,
+            Err(poisoned) => *poisoned.into_inner() = settings,
+        }
+        Ok(())
+    }
+
+    pub fn is_fsync(&self) -> bool {
+        flush_policy(&self.settings()) == FlushPolicy::Fsync
+    }
+
+    pub fn uses_log_append_time(&self) -> bool {
+        self.settings().timestamp_type == TimestampType::LogAppendTime
+    }
+
+    /// The high watermark: what consumers may read. On a single node it is the written end of
+    /// the log, or the durable end for fsync topics (so nothing a consumer saw can vanish in a
+    /// machine crash).
+    pub fn high_watermark(&self) -> i64 {
+        let p = self.log.progress();
+        (if self.is_fsync() {
+            p.durable
+        } else {
+            p.written
+        }) as i64
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log.log_start_offset() as i64
+    }
+
+    /// Waits until every offset below `end` is acknowledged under the topic's policy.
+    pub async fn wait_acked(&self, end: u64) -> hotlog::Result<()> {
+        if self.is_fsync() {
+            self.log.wait_durable(end).await.map(|_| ())
+        } else {
+            self.log.wait_written(end).await.map(|_| ())
+        }
+    }
+
+    /// The producer state, locked. Hold it across check and append so two produce requests
+    /// of one producer cannot interleave; never across an await.
+    pub fn producers(&self) -> MutexGuard<'_, ProducerStates> {
+        match self.producers.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Writes a producer-state snapshot at the current log end (blocking file I/O).
+    pub fn snapshot_producers(&self) -> std::io::Result<()> {
+        let (states, end) = {
+            let mut p = self.producers();
+            p.expire(now_ms(), PRODUCER_ID_EXPIRATION_MS);
+            p.truncate_head(self.log_start_offset());
+            (p.clone(), self.log.log_end_offset() as i64)
+        };
+        snapshot::write(self.log.dir(), &states, end)
+    }
+}
+
+fn restore_producers(log: &Log) -> ProducerStates {
+    let end = log.log_end_offset();
+    let start = log.log_start_offset();
+    let (mut states, from) = match snapshot::load(log.dir(), end as i64) {
+        Some((s, at)) => (s, (at as u64).max(start)),
+        None => (ProducerStates::default(), start),
+    };
+    if let Err(e) = replay(log, from, end, &mut states) {
+        tracing::warn!(dir = %log.dir().display(), error = %e, "replaying producer state stopped early");
+    }
+    states.truncate_head(start as i64);
+    states
+}
+
+/// Feeds the idempotent batches in `[from, end)` into `states`.
+fn replay(log: &Log, mut from: u64, end: u64, states: &mut ProducerStates) -> hotlog::Result<()> {
+    let now = now_ms();
+    let mut buf = Vec::new();
+    while from < end {
+        let slice = log.read(from, REPLAY_CHUNK, None)?;
+        if slice.is_empty() {
+            break;
+        }
+        buf.clear();
+        slice
+            .read_into(&mut buf)
+            .map_err(|e| hotlog::HotlogError::Io {
+                path: log.dir().to_path_buf(),
+                op: "replay producer state",
+                source: e,
+            })?;
+        for item in Batches::new(&buf, Validation::Stored) {
+            let (h, _) = item?;
+            if h.producer_id >= 0 && !h.is_control() {
+                let b = IncomingBatch {
+                    producer_id: h.producer_id,
+                    epoch: h.producer_epoch,
+                    first_seq: h.base_sequence,
+                    last_seq: h.base_sequence.wrapping_add(h.last_offset_delta),
+                };
+                let meta = BatchMeta {
+                    first_seq: b.first_seq,
+                    last_seq: b.last_seq,
+                    first_offset: h.base_offset,
+                    last_offset: h.last_offset(),
+                    max_timestamp: h.max_timestamp,
+                };
+                states.record(&b, meta, now);
+            }
+        }
+        from = slice.next_offset.max(from + 1);
+    }
+    Ok(())
+}
+
+/// Kafka's `partition.metadata` file: which topic id a partition directory belongs to, so a
+/// directory left by a deleted topic is never mistaken for a new topic of the same name.
+pub(super) fn write_partition_metadata(dir: &Path, id: TopicId) -> std::io::Result<()> {
+    let path = dir.join("partition.metadata");
+    let tmp = dir.join("partition.metadata.tmp");
+    std::fs::write(&tmp, format!("version: 0\ntopic_id: {id}\n"))?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// The topic id recorded in a partition directory, if any.
+pub(super) fn read_partition_metadata(dir: &Path) -> Option<TopicId> {
+    let text = std::fs::read_to_string(dir.join("partition.metadata")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("topic_id:"))
+        .and_then(|v| v.trim().parse().ok())
+}

@@ -1,0 +1,143 @@
+//! The one place where Strata's errors become Kafka error codes.
+//!
+//! Handlers never pick a numeric code themselves: they return typed errors (from hotlog, the
+//! controller, or [`ServeError`] for rules the broker checks itself) and this module answers
+//! which Kafka error a client sees, so the same failure always reads the same way.
+
+use controller::ControllerError;
+use hotlog::{BatchError, HotlogError};
+use kafka_protocol::ResponseError as K;
+
+/// Rules the broker checks itself, each named after the Kafka error it answers.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServeError {
+    #[error("unknown topic or partition")]
+    UnknownTopicOrPartition,
+    #[error("unknown topic id")]
+    UnknownTopicId,
+    #[error("topic id does not match the topic name")]
+    InconsistentTopicId,
+    #[error("offset {offset} is outside [{start}, {end}]")]
+    OffsetOutOfRange { offset: i64, start: i64, end: i64 },
+    #[error("{0}")]
+    InvalidRecord(String),
+    #[error("{0}")]
+    CorruptMessage(String),
+    #[error("batch of {size} bytes is larger than max.message.bytes ({max})")]
+    MessageTooLarge { size: usize, max: usize },
+    #[error("{0}")]
+    InvalidTimestamp(String),
+    #[error("invalid required acks {0}: must be -1, 0 or 1")]
+    InvalidRequiredAcks(i16),
+    #[error("timed out waiting for the write to complete")]
+    RequestTimedOut,
+    #[error("producer epoch {got} is older than the current epoch {current}")]
+    InvalidProducerEpoch { got: i16, current: i16 },
+    #[error("{0}")]
+    OutOfOrderSequence(String),
+    #[error("transactions are not supported yet")]
+    TransactionsUnsupported,
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("the log of this partition has failed: {0}")]
+    StorageError(String),
+    #[error("{0}")]
+    PolicyViolation(String),
+    #[error("the coordinator is not available")]
+    CoordinatorNotAvailable,
+    #[error("this broker does not serve this version of the api")]
+    UnsupportedVersion,
+    #[error("the fetch session was not found")]
+    FetchSessionNotFound,
+    #[error("leader epoch {got} is newer than the leader's {current}")]
+    UnknownLeaderEpoch { got: i32, current: i32 },
+    #[error("leader epoch {got} is older than the leader's {current}")]
+    FencedLeaderEpoch { got: i32, current: i32 },
+}
+
+impl ServeError {
+    pub fn code(&self) -> i16 {
+        match self {
+            ServeError::UnknownTopicOrPartition => K::UnknownTopicOrPartition,
+            ServeError::UnknownTopicId => K::UnknownTopicId,
+            ServeError::InconsistentTopicId => K::InconsistentTopicId,
+            ServeError::OffsetOutOfRange { .. } => K::OffsetOutOfRange,
+            ServeError::InvalidRecord(_) => K::InvalidRecord,
+            ServeError::CorruptMessage(_) => K::CorruptMessage,
+            ServeError::MessageTooLarge { .. } => K::MessageTooLarge,
+            ServeError::InvalidTimestamp(_) => K::InvalidTimestamp,
+            ServeError::InvalidRequiredAcks(_) => K::InvalidRequiredAcks,
+            ServeError::RequestTimedOut => K::RequestTimedOut,
+            ServeError::InvalidProducerEpoch { .. } => K::InvalidProducerEpoch,
+            ServeError::OutOfOrderSequence(_) => K::OutOfOrderSequenceNumber,
+            ServeError::TransactionsUnsupported => K::TransactionalIdAuthorizationFailed,
+            ServeError::InvalidRequest(_) => K::InvalidRequest,
+            ServeError::StorageError(_) => K::KafkaStorageError,
+            ServeError::PolicyViolation(_) => K::PolicyViolation,
+            ServeError::CoordinatorNotAvailable => K::CoordinatorNotAvailable,
+            ServeError::UnsupportedVersion => K::UnsupportedVersion,
+            ServeError::FetchSessionNotFound => K::FetchSessionIdNotFound,
+            ServeError::UnknownLeaderEpoch { .. } => K::UnknownLeaderEpoch,
+            ServeError::FencedLeaderEpoch { .. } => K::FencedLeaderEpoch,
+        }
+        .code()
+    }
+}
+
+/// Errors from a partition log.
+pub fn hotlog(e: &HotlogError) -> i16 {
+    match e {
+        HotlogError::Batch(b) => batch(b),
+        HotlogError::OffsetOutOfRange { .. } => K::OffsetOutOfRange.code(),
+        HotlogError::InvalidConfig { .. } => K::InvalidConfig.code(),
+        _ => K::KafkaStorageError.code(),
+    }
+}
+
+/// Errors in a producer's record batch.
+pub fn batch(e: &BatchError) -> i16 {
+    match e {
+        BatchError::CrcMismatch { .. } | BatchError::Truncated { .. } => K::CorruptMessage,
+        BatchError::TooLarge { .. } => K::MessageTooLarge,
+        _ => K::InvalidRecord,
+    }
+    .code()
+}
+
+/// Errors from the metadata store.
+pub fn controller(e: &ControllerError) -> i16 {
+    match e {
+        ControllerError::TopicAlreadyExists(_) => K::TopicAlreadyExists,
+        ControllerError::UnknownTopic(_) => K::UnknownTopicOrPartition,
+        ControllerError::InvalidTopicName { .. } | ControllerError::TopicCollision { .. } => {
+            K::InvalidTopicException
+        }
+        ControllerError::InvalidPartitions(_) => K::InvalidPartitions,
+        ControllerError::InvalidReplicationFactor(_) => K::InvalidReplicationFactor,
+        ControllerError::InvalidConfig { .. } => K::InvalidConfig,
+        _ => K::KafkaStorageError,
+    }
+    .code()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_errors_read_as_kafka_does() {
+        let crc = BatchError::CrcMismatch {
+            stored: 1,
+            computed: 2,
+        };
+        assert_eq!(batch(&crc), 2, "CORRUPT_MESSAGE");
+        assert_eq!(hotlog(&HotlogError::Batch(crc)), 2);
+        assert_eq!(ServeError::InvalidRequiredAcks(3).code(), 21);
+        assert_eq!(
+            ServeError::OutOfOrderSequence(String::new()).code(),
+            45,
+            "OUT_OF_ORDER_SEQUENCE_NUMBER"
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! One client connection: read a frame, decode it, handle it, write the response, in order.
+//!
+//! Requests of one connection are handled one at a time, as Kafka does (it mutes a channel
+//! until the response is sent): responses go out in request order and a producer's requests
+//! to a partition are appended in the order they were sent.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::BufReader;
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::broker::Broker;
+use crate::handlers::{self, Request};
+use crate::metrics;
+use crate::protocol::decode::{DecodeError, decode_request};
+use crate::protocol::frame::{MemoryPool, read_frame};
+
+use super::sendfile::write_outgoing;
+
+/// Serves a connection until the client closes it, a frame is malformed, or shutdown.
+pub(super) async fn serve(
+    broker: Arc<Broker>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    pool: MemoryPool,
+    shutdown: CancellationToken,
+) {
+    let span = tracing::info_span!("broker.conn", %peer, client_id = tracing::field::Empty);
+    async move {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY");
+        }
+        let (read_half, mut write_half) = stream.into_split();
+        let mut reader = BufReader::with_capacity(64 * 1024, read_half);
+        let max = broker.config.network.request_max_bytes as usize;
+        let zero_copy = broker.config.network.sendfile;
+        let mut client_known = false;
+        loop {
+            let frame = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                f = read_frame(&mut reader, max, &pool) => f,
+            };
+            let frame = match frame {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::info!(error = %e, "closing connection: bad frame");
+                    metrics::request_error("frame");
+                    break;
+                }
+            };
+            let bytes = frame.bytes.clone();
+            let response = match decode_request(bytes.clone()) {
+                Ok(decoded) => {
+                    if !client_known {
+                        if let Some(id) = &decoded.client_id {
+                            tracing::Span::current().record("client_id", id.as_str());
+                        }
+                        client_known = true;
+                    }
+                    let api = decoded.api_key;
+                    let version = decoded.api_version;
+                    let span = tracing::debug_span!(
+                        "broker.request",
+                        api = ?api,
+                        version,
+                        correlation_id = decoded.correlation_id,
+                        bytes = bytes.len()
+                    );
+                    let started = std::time::Instant::now();
+                    let request = Request {
+                        decoded,
+                        frame: bytes,
+                    };
+                    let r = handlers::handle(&broker, request).instrument(span).await;
+                    metrics::request_done(api, started.elapsed());
+                    r
+                }
+                Err(e) => answer_decode_error(&e, &bytes),
+            };
+            // The frame's memory reservation lasts until its request is fully handled.
+            drop(frame);
+            match response {
+                Ok(Some(out)) => {
+                    if let Err(e) = write_outgoing(&mut write_half, &out, zero_copy).await {
+                        tracing::debug!(error = %e, "closing connection: write failed");
+                        break;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::info!(error = %e, "closing connection: no response can be encoded");
+                    break;
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn answer_decode_error(
+    e: &DecodeError,
+    frame: &bytes::Bytes,
+) -> Result<Option<crate::protocol::response::Outgoing>, crate::protocol::response::EncodeError> {
+    tracing::info!(error = %e, "undecodable request");
+    metrics::request_error("decode");
+    match e {
+        DecodeError::UnsupportedVersion {
+            api_key,
+            api_version,
+            correlation_id,
+        } => handlers::unsupported(*api_key, *api_version, *correlation_id, frame),
+        _ => Err(crate::protocol::response::EncodeError {
+            api_key: kafka_protocol::messages::ApiKey::ApiVersions,
+            version: -1,
+            reason: e.to_string(),
+        }),
+    }
+}
