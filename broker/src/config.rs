@@ -95,7 +95,7 @@ pub struct TopicDefaults {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            node_id: 1,
+            node_id: 0,
             listen: "127.0.0.1:9092".into(),
             advertise: String::new(),
             data_dir: PathBuf::from("./strata-data"),
@@ -278,11 +278,15 @@ impl Config {
     }
 
     /// The broker-wide defaults as Kafka topic configs, the base every topic's overrides go on.
+    /// Only values that differ from Kafka's own default are listed, so DescribeConfigs reports
+    /// an untouched setting as DEFAULT_CONFIG and a configured one as STATIC_BROKER_CONFIG.
     pub fn topic_config_defaults(&self) -> BTreeMap<String, String> {
         let t = &self.topics;
         let mut m = BTreeMap::new();
         let mut put = |k: &str, v: String| {
-            m.insert(k.to_string(), v);
+            if controller::topic_config(k).is_none_or(|def| def.default != v) {
+                m.insert(k.to_string(), v);
+            }
         };
         put("retention.ms", t.retention_ms.to_string());
         put("retention.bytes", t.retention_bytes.to_string());

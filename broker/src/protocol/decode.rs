@@ -2,7 +2,7 @@
 //! `protocol-precheck`): this version does not yet bound array counts before kafka-protocol
 //! sees them.
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind};
 use kafka_protocol::protocol::Decodable;
 
@@ -83,12 +83,8 @@ pub fn decode_request(frame: Bytes) -> Result<DecodedRequest, DecodeError> {
     let header = RequestHeader::decode(&mut buf, api_key.request_header_version(api_version))
         .map_err(malformed)?;
     let body = RequestKind::decode(api_key, &mut buf, api_version).map_err(malformed)?;
-    if buf.has_remaining() {
-        return Err(malformed(anyhow::anyhow!(
-            "{} trailing bytes",
-            buf.remaining()
-        )));
-    }
+    // Kafka ignores bytes after the last field (librdkafka 2.15 sends Metadata v13 with three
+    // extra bytes), so we do too.
     Ok(DecodedRequest {
         api_key,
         api_version,
