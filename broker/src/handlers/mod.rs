@@ -8,6 +8,7 @@ mod list_offsets;
 mod metadata;
 mod produce;
 mod records;
+mod replicas;
 mod topics;
 mod util;
 
@@ -65,6 +66,26 @@ pub(crate) async fn handle(b: &Broker, req: Request) -> Result<Option<Outgoing>,
         RequestKind::DeleteRecords(r) => encode(key, v, cid, &records::delete_records(b, r).await)?,
         RequestKind::OffsetForLeaderEpoch(r) => {
             encode(key, v, cid, &records::offset_for_leader_epoch(b, r))?
+        }
+        RequestKind::DescribeLogDirs(r) => {
+            encode(key, v, cid, &replicas::describe_log_dirs(b, r, v))?
+        }
+        RequestKind::AlterReplicaLogDirs(r) => {
+            encode(key, v, cid, &replicas::alter_replica_log_dirs(b, r))?
+        }
+        RequestKind::DescribeQuorum(_) => encode(key, v, cid, &replicas::describe_quorum(b, v))?,
+        RequestKind::AlterPartitionReassignments(r) => {
+            encode(key, v, cid, &replicas::alter_partition_reassignments(b, r))?
+        }
+        RequestKind::ListPartitionReassignments(_) => {
+            encode(key, v, cid, &replicas::list_partition_reassignments())?
+        }
+        RequestKind::ElectLeaders(r) => encode(key, v, cid, &replicas::elect_leaders(b, r))?,
+        RequestKind::DescribeTopicPartitions(r) => {
+            encode(key, v, cid, &replicas::describe_topic_partitions(b, r))?
+        }
+        RequestKind::ListConfigResources(r) => {
+            encode(key, v, cid, &replicas::list_config_resources(b, r, v))?
         }
         _ => return unsupported(key, v, cid, &req.frame),
     };

@@ -62,3 +62,8 @@ pub async fn run(broker: Arc<Broker>, listener: TcpListener, shutdown: Cancellat
         tasks.abort_all();
     }
 }
+
+/// Total and available bytes of the filesystem holding `path`.
+pub fn disk_space(path: &std::path::Path) -> Option<(i64, i64)> {
+    sendfile::statvfs(path)
+}

@@ -78,3 +78,20 @@ async fn send_file(
     }
     Ok(())
 }
+
+/// Total and available bytes of the filesystem holding `path` (statvfs(3)).
+pub(super) fn statvfs(path: &std::path::Path) -> Option<(i64, i64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable memory of the
+    // right type; on success statvfs fills it completely.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so the struct is initialised.
+    let st = unsafe { st.assume_init() };
+    let frsize = st.f_frsize as i64;
+    Some((st.f_blocks as i64 * frsize, st.f_bavail as i64 * frsize))
+}
