@@ -8,9 +8,12 @@
 #
 # Adding a dependency: write an `ensure_<name>` function that checks, then installs with
 # `apt_install`, `pip_install` or `cargo install --locked`, and call it from `main` at the bottom.
-# Examples of what later issues will add: `apt_install kcat` for the client interop tests,
-# `pip_install kafka-python` for Python clients, `pip_install 'moto[server]'` for a local
-# S3-compatible server. Only add what a test actually uses.
+# Only add what a test actually uses.
+#
+# The Kafka client tests (broker/tests/kcat_clients.rs, broker/tests/python_clients.rs) need
+# `kcat` (Debian's, on its bundled librdkafka 2.0.2) and a Python venv outside the clone,
+# at ${STRATA_VENV:-$HOME/.cache/strata/venv}, holding pinned Kafka clients; the tests find the
+# venv's python through the same default or the same STRATA_VENV variable.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -64,6 +67,54 @@ pip_install() {
     python3 -m pip install --quiet --disable-pip-version-check --no-input "$@"
 }
 
+# The client tests' Python venv: outside the clone so every clone and CI run reuses it.
+STRATA_VENV="${STRATA_VENV:-${HOME:-/root}/.cache/strata/venv}"
+# Pinned, so every machine runs the same clients. confluent-kafka bundles a recent librdkafka;
+# kafka-python needs the codec packages for compressed batches (python-snappy >= 0.7 is a thin
+# wrapper over cramjam) and crc32c to check v2 batch CRCs quickly.
+VENV_PACKAGES=(
+    confluent-kafka==2.16.1
+    kafka-python==3.0.12
+    lz4==4.4.5
+    zstandard==0.25.0
+    python-snappy==0.7.3
+    crc32c==2.9.post0
+)
+# One import line that succeeds only when every package above works.
+VENV_IMPORT_CHECK='import confluent_kafka, kafka, lz4.frame, zstandard, snappy, crc32c
+assert confluent_kafka.__version__ == "2.16.1", confluent_kafka.__version__
+assert kafka.__version__ == "3.0.12", kafka.__version__
+assert snappy.decompress(snappy.compress(b"strata")) == b"strata"'
+
+ensure_kcat() {
+    apt_install kcat
+    log "$(kcat -V 2>&1 | sed -n 's/^Version //p' | head -n1)"
+}
+
+# ensure_client_venv: the venv exists (created once) and imports every client; pip runs only
+# when the import check fails.
+ensure_client_venv() {
+    local py="$STRATA_VENV/bin/python"
+    # A venv whose base interpreter is gone (its python is a dangling link) is made anew.
+    if ! "$py" -c '' >/dev/null 2>&1; then
+        local base
+        base="$(command -v python3 || true)"
+        if [ -z "$base" ] || ! "$base" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+            apt_install python3 python3-venv
+            base=/usr/bin/python3
+        fi
+        log "creating the client venv at $STRATA_VENV (with $base)"
+        mkdir -p "$(dirname "$STRATA_VENV")"
+        "$base" -m venv --clear "$STRATA_VENV"
+    fi
+    if ! "$py" -c "$VENV_IMPORT_CHECK" >/dev/null 2>&1; then
+        log "pip install into $STRATA_VENV: ${VENV_PACKAGES[*]}"
+        "$py" -m pip install --quiet --disable-pip-version-check --no-input "${VENV_PACKAGES[@]}" </dev/null
+        "$py" -c "$VENV_IMPORT_CHECK" || die "the client venv at $STRATA_VENV still fails its import check"
+    fi
+    log "client venv $STRATA_VENV: $("$py" -c 'import confluent_kafka, kafka; print("confluent-kafka", confluent_kafka.__version__, "librdkafka", confluent_kafka.libversion()[0], "kafka-python", kafka.__version__)')"
+}
+
 ensure_rust_toolchain() {
     command -v cargo >/dev/null 2>&1 ||
         die "cargo is not on PATH; install Rust with rustup (the workspace needs Rust >= 1.90)"
@@ -102,6 +153,8 @@ main() {
     ensure_rust_toolchain
     ensure_rust_components
     ensure_cargo_tool nextest cargo-nextest
+    ensure_kcat
+    ensure_client_venv
     # Only for scripts/fuzz.sh (and so CI): `install-deps.sh --fuzz`.
     if [ "${1:-}" = "--fuzz" ]; then
         ensure_cargo_tool fuzz cargo-fuzz
