@@ -74,10 +74,22 @@ fn produce(
     records: &[(String, String)],
     headers: &[(&str, &str)],
 ) {
+    produce_acks(bootstrap, topic, codec, partition, records, headers, "all");
+}
+
+fn produce_acks(
+    bootstrap: &str,
+    topic: &str,
+    codec: &str,
+    partition: Option<u32>,
+    records: &[(String, String)],
+    headers: &[(&str, &str)],
+    acks: &str,
+) {
     let mut cmd = kcat(bootstrap);
-    cmd.args([
-        "-P", "-t", topic, "-z", codec, "-K", r"\t", "-X", "acks=all",
-    ]);
+    cmd.args(["-P", "-t", topic, "-z", codec, "-K", r"\t"])
+        .arg("-X")
+        .arg(format!("acks={acks}"));
     if let Some(p) = partition {
         cmd.arg("-p").arg(p.to_string());
     }
@@ -91,19 +103,25 @@ fn produce(
     let stderr = out.stderr_str();
     assert!(
         !stderr.contains("Delivery failed") && !stderr.contains("ERROR"),
-        "kcat produce to {topic} ({codec}) reported errors\n{}",
+        "kcat produce to {topic} ({codec}, acks={acks}) reported errors\n{}",
         out.describe()
     );
 }
 
 /// Reads every partition of `topic` from the beginning to its end.
 fn consume(bootstrap: &str, topic: &str) -> Vec<Consumed> {
+    kcat_consume(bootstrap, topic, &["-o", "beginning", "-e"], KCAT_TIMEOUT)
+}
+
+/// Runs `kcat -C -t topic ARGS` with our output format and parses what it printed, grouped by
+/// partition (kcat interleaves partitions; the stable sort keeps each one's order).
+fn kcat_consume(bootstrap: &str, topic: &str, args: &[&str], timeout: Duration) -> Vec<Consumed> {
     let mut cmd = kcat(bootstrap);
-    cmd.args(["-C", "-t", topic, "-o", "beginning", "-e", "-f", FORMAT]);
-    let out = run(cmd, None, KCAT_TIMEOUT);
+    cmd.args(["-C", "-t", topic, "-f", FORMAT]).args(args);
+    let out = run(cmd, None, timeout);
     out.assert_success();
-    let stdout = out.stdout_str();
-    let mut got: Vec<Consumed> = stdout
+    let mut got: Vec<Consumed> = out
+        .stdout_str()
         .lines()
         .map(|line| {
             let f: Vec<&str> = line.split('\t').collect();
@@ -118,7 +136,6 @@ fn consume(bootstrap: &str, topic: &str) -> Vec<Consumed> {
             }
         })
         .collect();
-    // Partitions interleave in kcat's output; order within each is kept by the stable sort.
     got.sort_by_key(|c| c.partition);
     got
 }
@@ -215,18 +232,17 @@ fn now_ms() -> i64 {
 }
 
 /// `kcat -Q -t topic:partition:timestamp` for each query; returns the offsets in order.
+/// One kcat run per query: librdkafka keys a query list by partition, so two queries for the
+/// same partition in one run would share one answer.
 fn query_offsets(bootstrap: &str, topic: &str, queries: &[(u32, i64)]) -> Vec<i64> {
-    let mut cmd = kcat(bootstrap);
-    cmd.arg("-Q");
-    for (p, ts) in queries {
-        cmd.arg("-t").arg(format!("{topic}:{p}:{ts}"));
-    }
-    let out = run(cmd, None, KCAT_TIMEOUT);
-    out.assert_success();
-    let text = out.stdout_str();
     queries
         .iter()
         .map(|(p, ts)| {
+            let mut cmd = kcat(bootstrap);
+            cmd.arg("-Q").arg("-t").arg(format!("{topic}:{p}:{ts}"));
+            let out = run(cmd, None, KCAT_TIMEOUT);
+            out.assert_success();
+            let text = out.stdout_str();
             let prefix = format!("{topic} [{p}] offset ");
             let line = text
                 .lines()
@@ -259,6 +275,7 @@ fn every_codec_round_trips_keys_values_and_headers_across_a_restart() {
         let got = consume(&broker.bootstrap(), topic);
         assert_round_trip(topic, recs, &got, headers);
         assert_metadata(&broker, topic, PARTITIONS);
+        assert_reads_from_the_middle(&broker.bootstrap(), topic, &got);
         first_read.push((topic, got));
     }
 
@@ -271,6 +288,107 @@ fn every_codec_round_trips_keys_values_and_headers_across_a_restart() {
             "{topic}: the records read after a clean restart differ from those before it"
         );
     }
+}
+
+/// Reads partition 0 of `topic` from an offset inside it (the broker serves the whole batch
+/// holding it; the client skips the records before) and the last 10 records (`-o -10`:
+/// ListOffsets latest, then a fetch), and compares them with `all`.
+fn assert_reads_from_the_middle(bootstrap: &str, topic: &str, all: &[Consumed]) {
+    let p0: Vec<Consumed> = all.iter().filter(|c| c.partition == 0).cloned().collect();
+    assert!(p0.len() > 20, "{topic}[0] holds only {} records", p0.len());
+    let middle = p0.len() / 2 + 1;
+    let from_middle = kcat_consume(
+        bootstrap,
+        topic,
+        &["-p", "0", "-o", &middle.to_string(), "-e"],
+        KCAT_TIMEOUT,
+    );
+    assert!(
+        from_middle == p0[middle..],
+        "{topic}[0]: reading from offset {middle} gave {} records (offsets {:?}..), expected {}",
+        from_middle.len(),
+        from_middle.first().map(|c| c.offset),
+        p0.len() - middle
+    );
+    let last = kcat_consume(
+        bootstrap,
+        topic,
+        &["-p", "0", "-o", "-10", "-e"],
+        KCAT_TIMEOUT,
+    );
+    assert!(
+        last == p0[p0.len() - 10..],
+        "{topic}[0]: `-o -10` gave offsets {:?}, expected the last 10 of {}",
+        last.iter().map(|c| c.offset).collect::<Vec<_>>(),
+        p0.len()
+    );
+}
+
+/// acks=0 (no response at all), acks=1 and acks=all, in that order on one connection each:
+/// every record arrives, in order.
+#[test]
+fn every_acks_level_delivers_in_order() {
+    let broker = Broker::start(BrokerOpts::auto_create(PARTITIONS));
+    let topic = "kcat-acks";
+    let mut sent = Vec::new();
+    for acks in ["0", "1", "all", "0"] {
+        let recs = records(&format!("acks={acks}"), 120);
+        produce_acks(&broker.bootstrap(), topic, "lz4", Some(1), &recs, &[], acks);
+        sent.extend(recs);
+    }
+    let got = consume(&broker.bootstrap(), topic);
+    assert!(got.iter().all(|c| c.partition == 1));
+    let have: Vec<(&str, &str)> = got
+        .iter()
+        .map(|c| (c.key.as_str(), c.value.as_str()))
+        .collect();
+    let want: Vec<(&str, &str)> = sent.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert!(
+        have == want,
+        "read {} records back, sent {}; they differ",
+        have.len(),
+        want.len()
+    );
+    let offsets: Vec<i64> = got.iter().map(|c| c.offset).collect();
+    assert_eq!(offsets, (0..want.len() as i64).collect::<Vec<_>>());
+}
+
+/// A consumer waiting at the end of a partition (long-poll fetches) receives records produced
+/// after it started, in three rounds with pauses between them.
+#[test]
+fn a_waiting_consumer_receives_records_as_they_are_produced() {
+    let broker = Broker::start(BrokerOpts::auto_create(PARTITIONS));
+    let topic = "kcat-tail";
+    let first = records("first", 1);
+    produce(&broker.bootstrap(), topic, "none", Some(2), &first, &[]);
+    let bootstrap = broker.bootstrap();
+    let waiting = thread::spawn(move || {
+        kcat_consume(
+            &bootstrap,
+            topic,
+            &["-p", "2", "-o", "beginning", "-c", "91"],
+            Duration::from_secs(40),
+        )
+    });
+    let mut sent = first;
+    for round in 0..3 {
+        thread::sleep(Duration::from_millis(700));
+        let recs = records(&format!("round {round}"), 30);
+        produce(&broker.bootstrap(), topic, "snappy", Some(2), &recs, &[]);
+        sent.extend(recs);
+    }
+    let got = waiting.join().expect("the consumer thread");
+    let have: Vec<(&str, &str)> = got
+        .iter()
+        .map(|c| (c.key.as_str(), c.value.as_str()))
+        .collect();
+    let want: Vec<(&str, &str)> = sent.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert!(
+        have == want,
+        "the waiting consumer got {} records, expected {}",
+        have.len(),
+        want.len()
+    );
 }
 
 /// The offset Kafka's ListOffsets returns for `ts`: the first record at or after it, -1 if none.

@@ -177,7 +177,17 @@ def check_offsets(bootstrap, base):
             off = got.offset if got is not None else None
             check(off == want, f"offsets_for_times(base+{ts - base}) = {got}, expected offset {want}")
             if got is not None:
-                check(got.timestamp == ts, f"offsets_for_times(base+{ts - base}): timestamp {got.timestamp}")
+                at = base + want if want < 25 else base + 10_000 + want - 25
+                check(
+                    got.timestamp == at,
+                    f"offsets_for_times(base+{ts - base}): timestamp {got.timestamp}, expected {at}",
+                )
+    finally:
+        c.close()
+    # A fresh consumer: kafka-python 3.0.12 fetches metadata only for the topics of its first
+    # offsets call and leaves other topics out of later calls' results (a KeyError).
+    c = consumer(bootstrap)
+    try:
         tps = [TopicPartition(t, p) for t, n in all_topics().items() for p in range(n)]
         begins = c.beginning_offsets(tps, timeout_ms=TIMEOUT_S * 1000)
         check(all(v == 0 for v in begins.values()), f"beginning_offsets: {begins}")
