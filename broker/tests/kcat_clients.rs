@@ -224,6 +224,21 @@ fn assert_metadata(broker: &Broker, topic: &str, partitions: u32) {
     }
 }
 
+/// `kcat -L` without a topic (Metadata for all topics) lists every topic of `topics`.
+fn assert_all_listed(broker: &Broker, topics: &[&str]) {
+    let mut cmd = kcat(&broker.bootstrap());
+    cmd.arg("-L");
+    let out = run(cmd, None, KCAT_TIMEOUT);
+    out.assert_success();
+    let text = out.stdout_str();
+    for topic in topics {
+        assert!(
+            text.contains(&format!("topic \"{topic}\" with {PARTITIONS} partitions:")),
+            "kcat -L (all topics): {topic} with {PARTITIONS} partitions not listed\n{text}"
+        );
+    }
+}
+
 fn now_ms() -> i64 {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -279,7 +294,11 @@ fn every_codec_round_trips_keys_values_and_headers_across_a_restart() {
         first_read.push((topic, got));
     }
 
+    let topics: Vec<&str> = sent.iter().map(|(_, t, _, _)| t.as_str()).collect();
+    assert_all_listed(&broker, &topics);
+
     broker.restart();
+    assert_all_listed(&broker, &topics);
     for (topic, before) in &first_read {
         assert_metadata(&broker, topic, PARTITIONS);
         let after = consume(&broker.bootstrap(), topic);

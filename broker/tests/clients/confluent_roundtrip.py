@@ -17,9 +17,10 @@ Exits 0 on success, 1 with a `FAIL:` line naming what differed.
 
 import argparse
 import pickle
-import warnings
 import sys
 import time
+import traceback
+import warnings
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -272,7 +273,10 @@ def check_not_overridden(admin, topic, name):
 
 
 def list_topics(admin):
-    md = admin.list_topics(timeout=TIMEOUT)
+    try:
+        md = admin.list_topics(timeout=TIMEOUT)
+    except KafkaException as e:
+        raise Failure(f"list_topics (Metadata for all topics): {e}") from e
     return md, {name: t for name, t in md.topics.items()}
 
 
@@ -379,6 +383,66 @@ def check_cluster(admin, bootstrap):
     return {node.id}
 
 
+def expect_error(what, fut, code):
+    """`fut` fails with the Kafka error `code` (a KafkaError constant)."""
+    try:
+        value = fut.result(timeout=TIMEOUT)
+    except KafkaException as e:
+        err = e.args[0]
+        check(err.code() == code, f"{what}: failed with {err.name()} ({err.str()}), expected {code}")
+        return
+    raise Failure(f"{what}: succeeded ({value}), expected error {code}")
+
+
+def check_admin_errors(admin, bootstrap):
+    """Requests a Kafka broker refuses are refused with Kafka's error codes."""
+    bad = [
+        ("bad-config", NewTopic("ck-bad-config", 1, 1, config={"retention.ms": "abc"}),
+         KafkaError.INVALID_CONFIG),
+        ("unknown-config", NewTopic("ck-unknown-config", 1, 1, config={"no.such.config": "1"}),
+         KafkaError.INVALID_CONFIG),
+        ("zero-partitions", NewTopic("ck-zero", 0, 1), KafkaError.INVALID_PARTITIONS),
+        ("replication-3", NewTopic("ck-rf3", 1, 3), KafkaError.INVALID_REPLICATION_FACTOR),
+        ("bad-name", NewTopic("ck/bad", 1, 1), KafkaError.TOPIC_EXCEPTION),
+    ]
+    for what, topic, code in bad:
+        fut = admin.create_topics([topic], request_timeout=TIMEOUT)[topic.topic]
+        expect_error(f"create_topics {what}", fut, code)
+    fut = admin.create_partitions([NewPartitions(GROW_TOPIC, 1)])[GROW_TOPIC]
+    expect_error("create_partitions shrinking", fut, KafkaError.INVALID_PARTITIONS)
+    fut = admin.create_partitions([NewPartitions("ck-no-such-topic", 4)])["ck-no-such-topic"]
+    expect_error("create_partitions unknown topic", fut, KafkaError.UNKNOWN_TOPIC_OR_PART)
+    res = ConfigResource(ResourceType.TOPIC, "ck-no-such-topic")
+    expect_error("describe_configs unknown topic", admin.describe_configs([res])[res],
+                 KafkaError.UNKNOWN_TOPIC_OR_PART)
+    res = ConfigResource(
+        ResourceType.TOPIC,
+        ADMIN_TOPIC,
+        incremental_configs=[
+            ConfigEntry("retention.ms", "xyz", incremental_operation=AlterConfigOpType.SET)
+        ],
+    )
+    expect_error("incremental_alter_configs bad value",
+                 admin.incremental_alter_configs([res])[res], KafkaError.INVALID_CONFIG)
+    fut = admin.delete_topics(["ck-no-such-topic"], request_timeout=TIMEOUT)["ck-no-such-topic"]
+    expect_error("delete_topics unknown topic", fut, KafkaError.UNKNOWN_TOPIC_OR_PART)
+    tp = TopicPartition(TRIM_TOPIC, 0, 1000)
+    expect_error("delete_records beyond the high watermark",
+                 admin.delete_records([tp], request_timeout=TIMEOUT)[tp],
+                 KafkaError.OFFSET_OUT_OF_RANGE)
+    # A record over max.message.bytes (1048588 by default) is refused by the broker, not
+    # the client (whose own limit is raised).
+    p = Producer({"bootstrap.servers": bootstrap, "message.max.bytes": 3_000_000, "acks": "all"})
+    errors = []
+    p.produce(TRIM_TOPIC, value=b"x" * 2_000_000, partition=0, on_delivery=lambda e, m: errors.append(e))
+    check(p.flush(TIMEOUT) == 0, "the 2 MB record got no delivery report")
+    check(
+        len(errors) == 1 and errors[0] is not None
+        and errors[0].code() == KafkaError.MSG_SIZE_TOO_LARGE,
+        f"producing a 2 MB record: {errors}, expected MSG_SIZE_TOO_LARGE",
+    )
+
+
 def full_run(bootstrap, state_path):
     admin = AdminClient({"bootstrap.servers": bootstrap})
     broker_ids = check_cluster(admin, bootstrap)
@@ -405,6 +469,9 @@ def full_run(bootstrap, state_path):
             code == KafkaError.TOPIC_ALREADY_EXISTS,
             f"creating {ADMIN_TOPIC} again: {e}, expected TOPIC_ALREADY_EXISTS",
         )
+
+    check_admin_errors(admin, bootstrap)
+    step("invalid admin requests and an oversized record refused with Kafka's error codes")
 
     _, topics = list_topics(admin)
     for t in new:
@@ -577,6 +644,10 @@ def main():
             full_run(args.bootstrap, args.state)
     except Failure as e:
         print(f"FAIL: {e}", file=sys.stderr, flush=True)
+        return 1
+    except KafkaException as e:
+        traceback.print_exc()
+        print(f"FAIL: unexpected client error: {e}", file=sys.stderr, flush=True)
         return 1
     step("OK")
     return 0

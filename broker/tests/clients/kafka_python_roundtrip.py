@@ -18,6 +18,7 @@ import logging
 import pickle
 import sys
 import time
+import traceback
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
@@ -294,6 +295,10 @@ def main():
             full_run(args.bootstrap, args.state)
     except Failure as e:
         print(f"FAIL: {e}", file=sys.stderr, flush=True)
+        return 1
+    except KafkaError as e:
+        traceback.print_exc()
+        print(f"FAIL: unexpected client error: {e}", file=sys.stderr, flush=True)
         return 1
     step("OK")
     return 0
