@@ -16,7 +16,7 @@ use crate::broker::Broker;
 use crate::handlers::{self, Request};
 use crate::metrics;
 use crate::protocol::decode::{DecodeError, decode_request};
-use crate::protocol::frame::{MemoryPool, read_frame};
+use crate::protocol::frame::{FrameError, MemoryPool, read_frame};
 
 use super::sendfile::write_outgoing;
 
@@ -46,6 +46,11 @@ pub(super) async fn serve(
             let frame = match frame {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
+                Err(FrameError::Io(e)) => {
+                    // Resets and the like are how clients often leave; not a protocol error.
+                    tracing::debug!(error = %e, "connection closed by the peer");
+                    break;
+                }
                 Err(e) => {
                     tracing::info!(error = %e, "closing connection: bad frame");
                     metrics::request_error("frame");
@@ -79,7 +84,20 @@ pub(super) async fn serve(
                     metrics::request_done(api, started.elapsed());
                     r
                 }
-                Err(e) => answer_decode_error(&e, &bytes),
+                Err(DecodeError::UnsupportedVersion {
+                    api_key,
+                    api_version,
+                    correlation_id,
+                }) => {
+                    tracing::info!(api = ?api_key, version = api_version, "unsupported api version");
+                    handlers::unsupported(api_key, api_version, correlation_id, &bytes)
+                }
+                Err(e) => {
+                    // Nothing sensible can be answered to bytes that are not a request.
+                    tracing::info!(error = %e, "closing connection: undecodable request");
+                    metrics::request_error("decode");
+                    break;
+                }
             };
             // The frame's memory reservation lasts until its request is fully handled.
             drop(frame);
@@ -100,24 +118,4 @@ pub(super) async fn serve(
     }
     .instrument(span)
     .await
-}
-
-fn answer_decode_error(
-    e: &DecodeError,
-    frame: &bytes::Bytes,
-) -> Result<Option<crate::protocol::response::Outgoing>, crate::protocol::response::EncodeError> {
-    tracing::info!(error = %e, "undecodable request");
-    metrics::request_error("decode");
-    match e {
-        DecodeError::UnsupportedVersion {
-            api_key,
-            api_version,
-            correlation_id,
-        } => handlers::unsupported(*api_key, *api_version, *correlation_id, frame),
-        _ => Err(crate::protocol::response::EncodeError {
-            api_key: kafka_protocol::messages::ApiKey::ApiVersions,
-            version: -1,
-            reason: e.to_string(),
-        }),
-    }
 }
