@@ -36,16 +36,24 @@ fn frame(api_key: i16, version: i16, flexible_header: bool, body: &[u8]) -> Vec<
 /// The broker still answers a well-formed request on a new connection.
 fn still_serving(node: &Broker) {
     let mut raw = Raw::connect(&node.bootstrap());
-    let resp: ApiVersionsResponse = raw.call(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
+    let resp: ApiVersionsResponse =
+        raw.call(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
     assert_eq!(resp.error_code, 0);
-    let meta: MetadataResponse = raw.call(ApiKey::Metadata, 12, &MetadataRequest::default().with_topics(None));
+    let meta: MetadataResponse = raw.call(
+        ApiKey::Metadata,
+        12,
+        &MetadataRequest::default().with_topics(None),
+    );
     assert!(!meta.brokers.is_empty());
 }
 
 fn closed_after(node: &Broker, bytes: &[u8], what: &str) {
     let mut raw = Raw::connect(&node.bootstrap());
     raw.send_bytes(bytes).expect("sending");
-    assert!(raw.is_closed_by_broker(), "{what}: the broker should close the connection");
+    assert!(
+        raw.is_closed_by_broker(),
+        "{what}: the broker should close the connection"
+    );
     still_serving(node);
 }
 
@@ -63,27 +71,45 @@ fn every_kind_of_broken_request_is_refused_and_the_broker_keeps_serving() {
     // Metadata v1 whose topic array claims 2^31-1 entries.
     let mut body = Vec::new();
     body.extend_from_slice(&0x7fff_ffffi32.to_be_bytes());
-    closed_after(&node, &frame(3, 1, false, &body), "Metadata with a huge topic count");
+    closed_after(
+        &node,
+        &frame(3, 1, false, &body),
+        "Metadata with a huge topic count",
+    );
     // The same in a flexible version (compact array, uvarint count).
-    closed_after(&node, &frame(3, 12, true, &[0xff, 0xff, 0xff, 0xff, 0x07]), "compact huge count");
+    closed_after(
+        &node,
+        &frame(3, 12, true, &[0xff, 0xff, 0xff, 0xff, 0x07]),
+        "compact huge count",
+    );
     // Produce whose topic array claims a billion topics, and a string longer than the frame.
     let mut body = BytesMut::new();
     body.put_i16(-1); // transactional id
     body.put_i16(1); // acks
     body.put_i32(1000); // timeout
     body.put_i32(1_000_000_000);
-    closed_after(&node, &frame(0, 8, false, &body), "Produce with a huge topic count");
+    closed_after(
+        &node,
+        &frame(0, 8, false, &body),
+        "Produce with a huge topic count",
+    );
     let mut body = BytesMut::new();
     body.put_i32(1);
     body.put_i16(30_000); // topic name length far beyond the frame
     body.put_slice(b"abc");
-    closed_after(&node, &frame(3, 1, false, &body), "string longer than the frame");
+    closed_after(
+        &node,
+        &frame(3, 1, false, &body),
+        "string longer than the frame",
+    );
 
     // Unknown API key: nothing sensible can be answered, so the connection closes.
     closed_after(&node, &frame(9999, 0, false, &[]), "unknown api key");
 
     // Garbage.
-    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let mut raw = Raw::connect(&node.bootstrap());
     let _ = raw.send_bytes(&garbage);
     let _ = raw.is_closed_by_broker();
@@ -111,7 +137,9 @@ fn every_kind_of_broken_request_is_refused_and_the_broker_keeps_serving() {
         let mut short = ((cut - 4) as i32).to_be_bytes().to_vec();
         short.extend_from_slice(&valid[4..cut]);
         let _ = raw.send_bytes(&short);
-        raw.stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        raw.stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
         let _ = raw.read_frame();
     }
     still_serving(&node);
@@ -145,8 +173,11 @@ fn unsupported_versions_get_an_error_response_not_a_dropped_connection() {
     // ApiVersions newer than any we know: a v0 response with UNSUPPORTED_VERSION (35) and our
     // ranges, so the client can retry with a version we serve.
     let mut raw = Raw::connect(&node.bootstrap());
-    raw.send_bytes(&frame(18, 99, true, &[0, 0])).expect("sending");
-    let mut resp = raw.read_frame().expect("an answer, not a closed connection");
+    raw.send_bytes(&frame(18, 99, true, &[0, 0]))
+        .expect("sending");
+    let mut resp = raw
+        .read_frame()
+        .expect("an answer, not a closed connection");
     assert_eq!(&resp[..4], &42i32.to_be_bytes());
     let v0 = {
         use kafka_protocol::protocol::Decodable;
@@ -154,7 +185,11 @@ fn unsupported_versions_get_an_error_response_not_a_dropped_connection() {
         ApiVersionsResponse::decode(&mut resp, 0).expect("a v0 ApiVersions response")
     };
     assert_eq!(v0.error_code, 35);
-    assert!(v0.api_keys.iter().any(|k| k.api_key == 0 && k.min_version == 0));
+    assert!(
+        v0.api_keys
+            .iter()
+            .any(|k| k.api_key == 0 && k.min_version == 0)
+    );
 
     // Produce v2 is advertised (for librdkafka's feature checks) but not served: every
     // partition answers UNSUPPORTED_VERSION.
@@ -170,7 +205,10 @@ fn unsupported_versions_get_an_error_response_not_a_dropped_connection() {
     let mut raw = Raw::connect(&node.bootstrap());
     raw.send_bytes(&frame(0, 2, false, &body)).expect("sending");
     let resp = raw.read_frame().expect("an answer");
-    assert_eq!(&resp[resp.len() - 4 - 8 - 8 - 2..resp.len() - 4 - 8 - 8], &35i16.to_be_bytes());
+    assert_eq!(
+        &resp[resp.len() - 4 - 8 - 8 - 2..resp.len() - 4 - 8 - 8],
+        &35i16.to_be_bytes()
+    );
 
     // A group API the broker does not serve yet: the error in its own response.
     let mut raw = Raw::connect(&node.bootstrap());
@@ -198,11 +236,15 @@ fn corrupt_record_batches_are_refused_with_kafkas_errors() {
         let req = ProduceRequest::default()
             .with_acks(1)
             .with_timeout_ms(5000)
-            .with_topic_data(vec![TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_static_str("bad")))
-                .with_partition_data(vec![PartitionProduceData::default()
-                    .with_index(0)
-                    .with_records(Some(records))])]);
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(TopicName(StrBytes::from_static_str("bad")))
+                    .with_partition_data(vec![
+                        PartitionProduceData::default()
+                            .with_index(0)
+                            .with_records(Some(records)),
+                    ]),
+            ]);
         let resp: ProduceResponse = raw.call(ApiKey::Produce, 9, &req);
         resp.responses[0].partition_responses[0].error_code
     };
@@ -212,7 +254,10 @@ fn corrupt_record_batches_are_refused_with_kafkas_errors() {
     flipped[last] ^= 0x40;
     assert_eq!(produce(&mut raw, flipped.freeze()), 2);
     // A batch cut short → CORRUPT_MESSAGE.
-    assert_eq!(produce(&mut raw, good.clone().freeze().slice(..good.len() - 3)), 2);
+    assert_eq!(
+        produce(&mut raw, good.clone().freeze().slice(..good.len() - 3)),
+        2
+    );
     // Two batches in one partition's records → INVALID_RECORD (87).
     let mut two = good.clone();
     two.extend_from_slice(&good);
@@ -222,7 +267,13 @@ fn corrupt_record_batches_are_refused_with_kafkas_errors() {
     magic1[16] = 1;
     assert_ne!(produce(&mut raw, magic1.freeze()), 0);
     // Garbage instead of a batch.
-    assert_ne!(produce(&mut raw, bytes::Bytes::from_static(&[1, 2, 3, 4, 5, 6, 7, 8, 9])), 0);
+    assert_ne!(
+        produce(
+            &mut raw,
+            bytes::Bytes::from_static(&[1, 2, 3, 4, 5, 6, 7, 8, 9])
+        ),
+        0
+    );
     // The connection survived every refusal: a good batch still goes in.
     assert_eq!(produce(&mut raw, good.clone().freeze()), 0);
     still_serving(&node);

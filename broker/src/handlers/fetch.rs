@@ -91,6 +91,9 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
                 ..FetchOut::default()
             };
             for (w, part) in wanted.iter().zip(parts) {
+                if let Some(r) = &part.records {
+                    crate::metrics::fetched(&out.topics[w.topic].name, r.len);
+                }
                 out.topics[w.topic].partitions.push(part);
             }
             return out;

@@ -132,11 +132,13 @@ pub(crate) async fn handle(
                 } => r
                     .with_base_offset(base_offset)
                     .with_log_start_offset(log_start),
-                Outcome::Error { code, message } => r
-                    .with_error_code(code)
-                    .with_base_offset(-1)
-                    .with_log_start_offset(-1)
-                    .with_error_message(message.as_deref().map(s)),
+                Outcome::Error { code, message } => {
+                    crate::metrics::produce_refused(code);
+                    r.with_error_code(code)
+                        .with_base_offset(-1)
+                        .with_log_start_offset(-1)
+                        .with_error_message(message.as_deref().map(s))
+                }
             },
             version,
         );
@@ -273,6 +275,7 @@ fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
         producers.record(inc, meta, now);
     }
     drop(producers);
+    crate::metrics::produced(&partition.topic, info.bytes, header.record_count);
     Outcome::Placed(Placed {
         base_offset: info.first_offset as i64,
         end: info.last_offset + 1,
