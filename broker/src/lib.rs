@@ -2,3 +2,4 @@
 //! directory; the Kafka protocol listener arrives with the protocol-server issue.
 
 pub mod node;
+pub mod protocol;
