@@ -14,6 +14,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// The smallest request: api key, api version and correlation id.
 pub const MIN_REQUEST_LEN: usize = 8;
 
+/// How much of a frame's body is reserved and read at a time.
+const READ_PIECE: usize = 1 << 20;
+
 /// Why a frame could not be read. Each ends the connection: after a bad length the stream has
 /// no reliable frame boundary left.
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +57,8 @@ impl MemoryPool {
         self.permits.available_permits()
     }
 
-    async fn reserve(&self, bytes: usize) -> OwnedSemaphorePermit {
-        let n = bytes.clamp(1, self.capacity) as u32;
+    pub(crate) async fn reserve(&self, bytes: usize) -> OwnedSemaphorePermit {
+        let n = bytes.clamp(1, self.capacity.min(u32::MAX as usize)) as u32;
         // The semaphore is never closed, so acquiring only waits.
         match self.permits.clone().acquire_many_owned(n).await {
             Ok(p) => p,
@@ -96,9 +99,29 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
             max: max_len,
         });
     }
-    let reservation = pool.reserve(len).await;
-    let mut buf = BytesMut::zeroed(len);
-    read_exact(reader, &mut buf).await?;
+    // The body is read in pieces, each reserved from the pool as it arrives: a frame that
+    // announces 100 MiB and sends 10 bytes holds 10 bytes, not 100 MiB, so slow or lying
+    // clients cannot starve everyone else of the pool.
+    let mut reservation = pool.reserve(len.min(READ_PIECE)).await;
+    let mut reserved = len.min(READ_PIECE);
+    let mut buf = BytesMut::with_capacity(len.min(READ_PIECE));
+    while buf.len() < len {
+        if buf.len() == reserved {
+            let more = (len - reserved).min(READ_PIECE);
+            reservation.merge(pool.reserve(more).await);
+            reserved += more;
+        }
+        buf.reserve(reserved - buf.len());
+        let mut piece = (&mut *reader).take((reserved - buf.len()) as u64);
+        match piece.read_buf(&mut buf).await {
+            Ok(0) => return Err(FrameError::Truncated),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(FrameError::Truncated);
+            }
+            Err(e) => return Err(FrameError::Io(e)),
+        }
+    }
     Ok(Some(Frame {
         bytes: buf.freeze(),
         _reservation: reservation,
@@ -165,6 +188,44 @@ mod tests {
             read(&short, 1000).await,
             Err(FrameError::Truncated)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_frame_holds_only_what_has_arrived() {
+        let pool = MemoryPool::new(8 << 20);
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let reader = {
+            let pool = pool.clone();
+            tokio::spawn(async move { read_frame(&mut server, 64 << 20, &pool).await })
+        };
+        use tokio::io::AsyncWriteExt;
+        client
+            .write_all(&(50i32 << 20).to_be_bytes())
+            .await
+            .unwrap();
+        client.write_all(&[7u8; 100]).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // A 50 MiB frame with 100 bytes sent holds one piece, not 50 MiB.
+        assert!(
+            pool.available() >= (8 << 20) - READ_PIECE,
+            "{}",
+            pool.available()
+        );
+        drop(client);
+        assert!(matches!(reader.await.unwrap(), Err(FrameError::Truncated)));
+        assert_eq!(pool.available(), 8 << 20);
+    }
+
+    #[tokio::test]
+    async fn frames_larger_than_a_piece_are_read_whole() {
+        let pool = MemoryPool::new(16 << 20);
+        let body: Vec<u8> = (0..3 * READ_PIECE + 17).map(|i| i as u8).collect();
+        let mut wire = (body.len() as i32).to_be_bytes().to_vec();
+        wire.extend_from_slice(&body);
+        let mut r = &wire[..];
+        let f = read_frame(&mut r, 64 << 20, &pool).await.unwrap().unwrap();
+        assert_eq!(&f.bytes[..], &body[..]);
+        assert_eq!(pool.available(), (16 << 20) - body.len());
     }
 
     #[tokio::test]

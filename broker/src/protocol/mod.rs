@@ -7,5 +7,6 @@ pub mod decode;
 pub mod error_codes;
 pub mod fetch_writer;
 pub mod frame;
+pub mod precheck;
 pub mod response;
 pub mod unsupported;
