@@ -90,6 +90,10 @@ fn produce_acks(
     cmd.args(["-P", "-t", topic, "-z", codec, "-K", r"\t"])
         .arg("-X")
         .arg(format!("acks={acks}"));
+    if acks == "all" {
+        // librdkafka 2.0.2's idempotent producer: InitProducerId, sequence numbers.
+        cmd.args(["-X", "enable.idempotence=true"]);
+    }
     if let Some(p) = partition {
         cmd.arg("-p").arg(p.to_string());
     }

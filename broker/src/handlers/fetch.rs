@@ -146,18 +146,7 @@ fn read_one(
     first_in_response: bool,
     committed: bool,
 ) -> PartitionOut {
-    if w.current_leader_epoch >= 0 && w.current_leader_epoch != p.leader_epoch {
-        let e = if w.current_leader_epoch > p.leader_epoch {
-            ServeError::UnknownLeaderEpoch {
-                got: w.current_leader_epoch,
-                current: p.leader_epoch,
-            }
-        } else {
-            ServeError::FencedLeaderEpoch {
-                got: w.current_leader_epoch,
-                current: p.leader_epoch,
-            }
-        };
+    if let Err(e) = p.check_leader_epoch(w.current_leader_epoch) {
         return PartitionOut::error(w.index, e.code());
     }
     let hw = p.high_watermark();

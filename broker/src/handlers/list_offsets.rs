@@ -40,20 +40,7 @@ pub(crate) fn handle(b: &Broker, req: ListOffsetsRequest, version: i16) -> ListO
                     let Some(partition) = partition else {
                         return r.with_error_code(ServeError::UnknownTopicOrPartition.code());
                     };
-                    if p.current_leader_epoch >= 0
-                        && p.current_leader_epoch != partition.leader_epoch
-                    {
-                        let e = if p.current_leader_epoch > partition.leader_epoch {
-                            ServeError::UnknownLeaderEpoch {
-                                got: p.current_leader_epoch,
-                                current: partition.leader_epoch,
-                            }
-                        } else {
-                            ServeError::FencedLeaderEpoch {
-                                got: p.current_leader_epoch,
-                                current: partition.leader_epoch,
-                            }
-                        };
+                    if let Err(e) = partition.check_leader_epoch(p.current_leader_epoch) {
                         return r.with_error_code(e.code());
                     }
                     match lookup(partition, p.timestamp) {

@@ -10,6 +10,7 @@ use hotlog::{FlushPolicy, Log, LogConfig, Validation};
 
 use super::producers::{BatchMeta, IncomingBatch, ProducerStates};
 use super::snapshot;
+use crate::protocol::error_codes::ServeError;
 
 /// Read size when replaying the log into the producer state.
 const REPLAY_CHUNK: u64 = 1 << 20;
@@ -114,6 +115,18 @@ impl Partition {
         } else {
             p.written
         }) as i64
+    }
+
+    /// Kafka's check of a client's `current_leader_epoch` (-1 skips it): a newer epoch than
+    /// ours means this broker has not caught up (UNKNOWN_LEADER_EPOCH), an older one means the
+    /// client's metadata is stale (FENCED_LEADER_EPOCH).
+    pub fn check_leader_epoch(&self, requested: i32) -> Result<(), ServeError> {
+        let current = self.leader_epoch;
+        match requested {
+            r if r < 0 || r == current => Ok(()),
+            r if r > current => Err(ServeError::UnknownLeaderEpoch { got: r, current }),
+            r => Err(ServeError::FencedLeaderEpoch { got: r, current }),
+        }
     }
 
     pub fn log_start_offset(&self) -> i64 {
