@@ -127,12 +127,8 @@ impl Partitions {
     pub fn apply(&self, image: &MetadataImage) -> Result<(), PartitionError> {
         let _serial = self.applying.lock().unwrap_or_else(|p| p.into_inner());
         let mut first_err = None;
-        for topic in image.topics.values() {
-            if let Err(e) = self.apply_topic(topic) {
-                tracing::error!(topic = %topic.name, error = %e, "could not open the topic's partitions");
-                first_err.get_or_insert(e);
-            }
-        }
+        // Removals first: a topic deleted and created again under the same name must give its
+        // directories up before the new topic's partitions are opened there.
         let gone: Vec<Arc<TopicState>> = read(&self.tables)
             .by_name
             .values()
@@ -142,6 +138,12 @@ impl Partitions {
         for t in gone {
             if let Err(e) = self.remove_topic(&t) {
                 tracing::error!(topic = %t.name, error = %e, "could not remove a deleted topic");
+                first_err.get_or_insert(e);
+            }
+        }
+        for topic in image.topics.values() {
+            if let Err(e) = self.apply_topic(topic) {
+                tracing::error!(topic = %topic.name, error = %e, "could not open the topic's partitions");
                 first_err.get_or_insert(e);
             }
         }
