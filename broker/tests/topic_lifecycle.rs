@@ -25,8 +25,11 @@ fn create(raw: &mut Raw) -> uuid::Uuid {
         .with_name(name())
         .with_num_partitions(2)
         .with_replication_factor(1);
-    let r: CreateTopicsResponse =
-        raw.call(ApiKey::CreateTopics, 7, &CreateTopicsRequest::default().with_topics(vec![t]));
+    let r: CreateTopicsResponse = raw.call(
+        ApiKey::CreateTopics,
+        7,
+        &CreateTopicsRequest::default().with_topics(vec![t]),
+    );
     assert_eq!(r.topics[0].error_code, 0, "{:?}", r.topics[0].error_message);
     r.topics[0].topic_id
 }
@@ -34,17 +37,25 @@ fn create(raw: &mut Raw) -> uuid::Uuid {
 fn produce(raw: &mut Raw, n: usize) -> i64 {
     let mut b = BatchBuilder::new();
     for i in 0..n {
-        b.record(Some(b"k"), Some(format!("v{i}").as_bytes()), 1_700_000_000_000);
+        b.record(
+            Some(b"k"),
+            Some(format!("v{i}").as_bytes()),
+            1_700_000_000_000,
+        );
     }
     let records: Bytes = b.build().freeze();
     let req = ProduceRequest::default()
         .with_acks(-1)
         .with_timeout_ms(5000)
-        .with_topic_data(vec![TopicProduceData::default()
-            .with_name(name())
-            .with_partition_data(vec![PartitionProduceData::default()
-                .with_index(1)
-                .with_records(Some(records))])]);
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(name())
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(1)
+                        .with_records(Some(records)),
+                ]),
+        ]);
     let r: ProduceResponse = raw.call(ApiKey::Produce, 9, &req);
     let p = &r.responses[0].partition_responses[0];
     assert_eq!(p.error_code, 0);
@@ -54,11 +65,15 @@ fn produce(raw: &mut Raw, n: usize) -> i64 {
 fn end_offset(raw: &mut Raw) -> i64 {
     let req = ListOffsetsRequest::default()
         .with_replica_id(BrokerId(-1))
-        .with_topics(vec![ListOffsetsTopic::default()
-            .with_name(name())
-            .with_partitions(vec![ListOffsetsPartition::default()
-                .with_partition_index(1)
-                .with_timestamp(-1)])]);
+        .with_topics(vec![
+            ListOffsetsTopic::default()
+                .with_name(name())
+                .with_partitions(vec![
+                    ListOffsetsPartition::default()
+                        .with_partition_index(1)
+                        .with_timestamp(-1),
+                ]),
+        ]);
     let r: ListOffsetsResponse = raw.call(ApiKey::ListOffsets, 7, &req);
     let p = &r.topics[0].partitions[0];
     assert_eq!(p.error_code, 0);
@@ -90,12 +105,19 @@ fn a_recreated_topic_starts_empty() {
 
     node.restart();
     let mut raw = Raw::connect(&node.bootstrap());
-    assert_eq!(end_offset(&mut raw), 2, "the new topic's records, and only those, after a restart");
+    assert_eq!(
+        end_offset(&mut raw),
+        2,
+        "the new topic's records, and only those, after a restart"
+    );
     let leftovers: Vec<_> = std::fs::read_dir(node.data_dir())
         .expect("data dir")
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with("-delete"))
         .collect();
-    assert!(leftovers.is_empty(), "deleted directories left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "deleted directories left behind: {leftovers:?}"
+    );
 }
