@@ -18,10 +18,10 @@ const KEY_TYPE_GROUP: i8 = 0;
 pub(crate) fn describe_cluster(b: &Broker, req: DescribeClusterRequest) -> DescribeClusterResponse {
     let image = b.image();
     if req.endpoint_type != ENDPOINT_BROKERS {
-        let e = kafka_protocol::ResponseError::UnsupportedEndpointType;
+        let e = ServeError::UnsupportedEndpointType;
         return DescribeClusterResponse::default()
             .with_error_code(e.code())
-            .with_error_message(Some(s("only broker endpoints are served")))
+            .with_error_message(Some(s(&e.to_string())))
             .with_endpoint_type(req.endpoint_type)
             .with_cluster_id(s(&image.cluster_id))
             .with_controller_id(BrokerId(-1));

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use controller::{MetadataImage, NewTopic, Topic};
-use kafka_protocol::ResponseError as K;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -12,7 +11,7 @@ use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
 
 use super::util::{name, s, topic_id, uuid};
 use crate::broker::Broker;
-use crate::protocol::error_codes;
+use crate::protocol::error_codes::{self, ServeError};
 
 /// "Authorized operations" when they were not asked for (Kafka's INT32_MIN).
 const NO_OPERATIONS: i32 = i32::MIN;
@@ -45,14 +44,18 @@ pub(crate) async fn handle(b: &Broker, req: MetadataRequest, version: i16) -> Me
                         None => missing(
                             Some(n.as_str()),
                             r.topic_id,
-                            K::UnknownTopicOrPartition.code(),
+                            ServeError::UnknownTopicOrPartition.code(),
                         ),
                     },
                     (None, false) => match image.topic_by_id(topic_id(&r.topic_id)) {
                         Some(t) => topic_entry(t, version),
-                        None => missing(None, r.topic_id, K::UnknownTopicId.code()),
+                        None => missing(None, r.topic_id, ServeError::UnknownTopicId.code()),
                     },
-                    (None, true) => missing(None, r.topic_id, K::InvalidRequest.code()),
+                    (None, true) => missing(
+                        None,
+                        r.topic_id,
+                        ServeError::InvalidRequest(String::new()).code(),
+                    ),
                 };
                 topics.push(entry);
             }
@@ -105,7 +108,11 @@ async fn auto_create(b: &Broker, topic: &str, version: i16) -> MetadataResponseT
         // Created by someone else meanwhile: answer with it.
         Err(controller::ControllerError::TopicAlreadyExists(_)) => match b.image().topic(topic) {
             Some(t) => topic_entry(t, version),
-            None => missing(Some(topic), uuid::Uuid::nil(), K::LeaderNotAvailable.code()),
+            None => missing(
+                Some(topic),
+                uuid::Uuid::nil(),
+                ServeError::LeaderNotAvailable.code(),
+            ),
         },
         Err(e) => missing(Some(topic), uuid::Uuid::nil(), error_codes::controller(&e)),
     }

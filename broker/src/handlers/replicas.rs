@@ -3,7 +3,6 @@
 //! config resources. Every partition has exactly one replica, on this node, in its one data
 //! directory, so most answers are "already so".
 
-use kafka_protocol::ResponseError as K;
 use kafka_protocol::messages::alter_partition_reassignments_response::{
     ReassignablePartitionResponse, ReassignableTopicResponse,
 };
@@ -105,7 +104,7 @@ pub(crate) fn alter_replica_log_dirs(
                     } else if same {
                         0
                     } else {
-                        K::LogDirNotFound.code()
+                        ServeError::LogDirNotFound.code()
                     };
                     AlterReplicaLogDirPartitionResult::default()
                         .with_partition_index(p)
@@ -172,10 +171,10 @@ pub(crate) fn alter_partition_reassignments(
                         (ServeError::UnknownTopicOrPartition.code(), None)
                     } else {
                         match &p.replicas {
-                            None => (K::NoReassignmentInProgress.code(), Some("no reassignment is in progress")),
+                            None => (ServeError::NoReassignmentInProgress.code(), Some("no reassignment is in progress")),
                             Some(rs) if rs.len() == 1 && rs[0].0 == b.node_id => (0, None),
                             Some(_) => (
-                                K::InvalidReplicaAssignment.code(),
+                                ServeError::InvalidReplicaAssignment(String::new()).code(),
                                 Some("this cluster has one broker; the only assignment is that broker"),
                             ),
                         }
@@ -220,7 +219,7 @@ pub(crate) fn elect_leaders(b: &Broker, req: ElectLeadersRequest) -> ElectLeader
                     if b.partitions.get(&topic, p).is_none() {
                         r.with_error_code(ServeError::UnknownTopicOrPartition.code())
                     } else {
-                        r.with_error_code(K::ElectionNotNeeded.code())
+                        r.with_error_code(ServeError::ElectionNotNeeded.code())
                             .with_error_message(Some(s("the preferred leader already leads")))
                     }
                 })

@@ -53,9 +53,7 @@ pub(crate) async fn create(
             {
                 results.push(
                     result
-                        .with_error_code(
-                            kafka_protocol::ResponseError::InvalidReplicaAssignment.code(),
-                        )
+                        .with_error_code(ServeError::InvalidReplicaAssignment(String::new()).code())
                         .with_error_message(Some(s(&format!("broker {} does not exist", bad.0)))),
                 );
                 continue;
@@ -234,7 +232,7 @@ pub(crate) async fn create_partitions(
                 .find(|id| id.0 != b.node_id)
         {
             results.push(
-                r.with_error_code(kafka_protocol::ResponseError::InvalidReplicaAssignment.code())
+                r.with_error_code(ServeError::InvalidReplicaAssignment(String::new()).code())
                     .with_error_message(Some(s(&format!("broker {} does not exist", bad.0)))),
             );
             continue;

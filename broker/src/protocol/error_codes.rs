@@ -54,6 +54,18 @@ pub enum ServeError {
     UnknownLeaderEpoch { got: i32, current: i32 },
     #[error("leader epoch {got} is older than the leader's {current}")]
     FencedLeaderEpoch { got: i32, current: i32 },
+    #[error("{0}")]
+    InvalidReplicaAssignment(String),
+    #[error("only broker endpoints are served")]
+    UnsupportedEndpointType,
+    #[error("no such log directory on this broker")]
+    LogDirNotFound,
+    #[error("no reassignment is in progress")]
+    NoReassignmentInProgress,
+    #[error("the preferred leader already leads")]
+    ElectionNotNeeded,
+    #[error("the leader is not available yet")]
+    LeaderNotAvailable,
 }
 
 impl ServeError {
@@ -71,7 +83,7 @@ impl ServeError {
             ServeError::RequestTimedOut => K::RequestTimedOut,
             ServeError::InvalidProducerEpoch { .. } => K::InvalidProducerEpoch,
             ServeError::OutOfOrderSequence(_) => K::OutOfOrderSequenceNumber,
-            ServeError::TransactionsUnsupported => K::TransactionalIdAuthorizationFailed,
+            ServeError::TransactionsUnsupported => K::InvalidTxnState,
             ServeError::InvalidRequest(_) => K::InvalidRequest,
             ServeError::StorageError(_) => K::KafkaStorageError,
             ServeError::PolicyViolation(_) => K::PolicyViolation,
@@ -80,6 +92,12 @@ impl ServeError {
             ServeError::FetchSessionNotFound => K::FetchSessionIdNotFound,
             ServeError::UnknownLeaderEpoch { .. } => K::UnknownLeaderEpoch,
             ServeError::FencedLeaderEpoch { .. } => K::FencedLeaderEpoch,
+            ServeError::InvalidReplicaAssignment(_) => K::InvalidReplicaAssignment,
+            ServeError::UnsupportedEndpointType => K::UnsupportedEndpointType,
+            ServeError::LogDirNotFound => K::LogDirNotFound,
+            ServeError::NoReassignmentInProgress => K::NoReassignmentInProgress,
+            ServeError::ElectionNotNeeded => K::ElectionNotNeeded,
+            ServeError::LeaderNotAvailable => K::LeaderNotAvailable,
         }
         .code()
     }
