@@ -147,3 +147,24 @@ fn create_time_topics_keep_producer_timestamps_within_bounds() {
     let r = produce(&mut raw, "created", batch(now_ms() + 3_600_000));
     assert_eq!(r.error_code, 32);
 }
+
+#[test]
+fn compacted_topics_refuse_records_without_a_key() {
+    let node = Broker::start(BrokerOpts::default());
+    let mut raw = Raw::connect(&node.bootstrap());
+    create(&mut raw, "compacted", &[("cleanup.policy", "compact")]);
+    let mut b = BatchBuilder::new();
+    b.record(Some(b"a"), Some(b"1"), now_ms());
+    b.record(None, Some(b"no key"), now_ms());
+    b.record(Some(b"c"), Some(b"3"), now_ms());
+    let r = produce(&mut raw, "compacted", b.build().freeze());
+    assert_eq!(r.error_code, 87, "INVALID_RECORD");
+    let indexes: Vec<i32> = r.record_errors.iter().map(|e| e.batch_index).collect();
+    assert_eq!(indexes, [1], "the keyless record is named");
+    let r = produce(&mut raw, "compacted", batch(now_ms()));
+    assert_eq!(
+        (r.error_code, r.base_offset),
+        (0, 0),
+        "keyed records are accepted"
+    );
+}

@@ -28,6 +28,10 @@ pub enum BatchError {
     /// The records of a compressed batch cannot be read without its codec.
     #[error("records of a compressed batch cannot be read without its codec")]
     Compressed,
+    /// The records section cannot be read: bad compressed data, or record fields that run past
+    /// the records (Kafka's CORRUPT_MESSAGE).
+    #[error("record batch records are corrupt: {0}")]
+    CorruptRecords(String),
     /// A stored batch whose offsets go backwards or overlap the previous batch.
     #[error("record batch base offset {base_offset} is below the expected next offset {expected}")]
     OffsetNotMonotonic { base_offset: i64, expected: i64 },

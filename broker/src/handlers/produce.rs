@@ -8,7 +8,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use hotlog::batch::Compression;
 use hotlog::{BatchHeader, Validation};
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::util::s;
@@ -28,14 +30,23 @@ struct Placed {
 
 enum Outcome {
     Placed(Placed),
-    Duplicate { base_offset: i64, log_start: i64 },
-    Error { code: i16, message: Option<String> },
+    Duplicate {
+        base_offset: i64,
+        log_start: i64,
+    },
+    Error {
+        code: i16,
+        message: Option<String>,
+        /// Kafka's per-record errors: (index in the batch, message).
+        record_errors: Vec<(i32, String)>,
+    },
 }
 
 fn error(e: ServeError) -> Outcome {
     Outcome::Error {
         code: e.code(),
         message: Some(e.to_string()),
+        record_errors: Vec::new(),
     }
 }
 
@@ -132,12 +143,26 @@ pub(crate) async fn handle(
                 } => r
                     .with_base_offset(base_offset)
                     .with_log_start_offset(log_start),
-                Outcome::Error { code, message } => {
+                Outcome::Error {
+                    code,
+                    message,
+                    record_errors,
+                } => {
                     crate::metrics::produce_refused(code);
                     r.with_error_code(code)
                         .with_base_offset(-1)
                         .with_log_start_offset(-1)
                         .with_error_message(message.as_deref().map(s))
+                        .with_record_errors(
+                            record_errors
+                                .iter()
+                                .map(|(i, m)| {
+                                    BatchIndexAndErrorMessage::default()
+                                        .with_batch_index(*i)
+                                        .with_batch_index_error_message(Some(s(m)))
+                                })
+                                .collect(),
+                        )
                 }
             },
             version,
@@ -202,6 +227,7 @@ fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
             return Outcome::Error {
                 code: error_codes::batch(&e),
                 message: Some(e.to_string()),
+                record_errors: Vec::new(),
             };
         }
     };
@@ -226,6 +252,11 @@ fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
             "unknown compression codec in attributes {:#x}",
             header.attributes
         )));
+    }
+    if settings.cleanup_policy_compact
+        && let Err(outcome) = check_keys(&partition, &records)
+    {
+        return outcome;
     }
     let now = now_ms();
     let log_append_time = partition.uses_log_append_time();
@@ -261,6 +292,7 @@ fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
             return Outcome::Error {
                 code: error_codes::hotlog(&e),
                 message: Some(e.to_string()),
+                record_errors: Vec::new(),
             };
         }
     };
@@ -281,6 +313,37 @@ fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
         end: info.last_offset + 1,
         log_append_time: if log_append_time { now } else { -1 },
         partition,
+    })
+}
+
+/// A compacted topic keeps the latest record per key, so every record needs a key (Kafka's
+/// LogValidator rule). Reading the keys means decompressing the records: only compacted topics
+/// pay for it.
+fn check_keys(partition: &Partition, batch: &[u8]) -> Result<(), Outcome> {
+    let mut keyless = Vec::new();
+    if let Err(e) = hotlog::batch::scan_records(batch, |m| {
+        if m.key_len < 0 {
+            keyless.push(m.index as i32);
+        }
+    }) {
+        return Err(Outcome::Error {
+            code: error_codes::batch(&e),
+            message: Some(e.to_string()),
+            record_errors: Vec::new(),
+        });
+    }
+    if keyless.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "Compacted topic cannot accept message without key in topic partition {}-{}.",
+        partition.topic, partition.index
+    );
+    let code = ServeError::InvalidRecord(message.clone()).code();
+    Err(Outcome::Error {
+        code,
+        message: Some(message.clone()),
+        record_errors: keyless.into_iter().map(|i| (i, message.clone())).collect(),
     })
 }
 

@@ -116,7 +116,9 @@ pub fn hotlog(e: &HotlogError) -> i16 {
 /// Errors in a producer's record batch.
 pub fn batch(e: &BatchError) -> i16 {
     match e {
-        BatchError::CrcMismatch { .. } | BatchError::Truncated { .. } => K::CorruptMessage,
+        BatchError::CrcMismatch { .. }
+        | BatchError::Truncated { .. }
+        | BatchError::CorruptRecords(_) => K::CorruptMessage,
         BatchError::TooLarge { .. } => K::MessageTooLarge,
         _ => K::InvalidRecord,
     }
