@@ -87,6 +87,8 @@ pub(crate) async fn handle(
                 Some(partition) => {
                     if req.transactional_id.is_some() {
                         error(ServeError::TransactionsUnsupported)
+                    } else if let Err(e) = check_isr(&partition, acks) {
+                        error(e)
                     } else {
                         append(partition, p.records.clone())
                     }
@@ -314,6 +316,17 @@ fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
         log_append_time: if log_append_time { now } else { -1 },
         partition,
     })
+}
+
+/// acks=all needs at least `min.insync.replicas` in-sync replicas (Kafka refuses the write
+/// before appending with NOT_ENOUGH_REPLICAS). A standalone node is an ISR of one.
+fn check_isr(partition: &Partition, acks: i16) -> Result<(), ServeError> {
+    const ISR: usize = 1;
+    let min = partition.settings().min_insync_replicas;
+    if acks == -1 && (min as usize) > ISR {
+        return Err(ServeError::NotEnoughReplicas { isr: ISR, min });
+    }
+    Ok(())
 }
 
 /// A compacted topic keeps the latest record per key, so every record needs a key (Kafka's

@@ -66,6 +66,8 @@ pub enum ServeError {
     ElectionNotNeeded,
     #[error("the leader is not available yet")]
     LeaderNotAvailable,
+    #[error("{isr} in-sync replicas, fewer than min.insync.replicas ({min})")]
+    NotEnoughReplicas { isr: usize, min: u32 },
 }
 
 impl ServeError {
@@ -98,6 +100,7 @@ impl ServeError {
             ServeError::NoReassignmentInProgress => K::NoReassignmentInProgress,
             ServeError::ElectionNotNeeded => K::ElectionNotNeeded,
             ServeError::LeaderNotAvailable => K::LeaderNotAvailable,
+            ServeError::NotEnoughReplicas { .. } => K::NotEnoughReplicas,
         }
         .code()
     }

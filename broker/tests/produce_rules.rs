@@ -1,6 +1,8 @@
-//! Record timestamps: LogAppendTime topics stamp batches with the broker's clock (attribute,
-//! max timestamp and CRC rewritten, the time returned in the produce response); CreateTime
-//! topics keep the producer's timestamps but refuse ones too far from the broker's clock.
+//! Topic rules on the produce path, against a real broker: LogAppendTime topics stamp batches
+//! with the broker's clock (attribute, max timestamp and CRC rewritten, the time returned in the
+//! produce response); CreateTime topics keep the producer's timestamps but refuse ones too far
+//! from the broker's clock; compacted topics refuse keyless records; acks=all honours
+//! min.insync.replicas.
 
 mod common;
 
@@ -167,4 +169,14 @@ fn compacted_topics_refuse_records_without_a_key() {
         (0, 0),
         "keyed records are accepted"
     );
+}
+
+#[test]
+fn acks_all_needs_min_insync_replicas() {
+    let node = Broker::start(BrokerOpts::default());
+    let mut raw = Raw::connect(&node.bootstrap());
+    create(&mut raw, "two-isr", &[("min.insync.replicas", "2")]);
+    // A single node is an ISR of one: acks=all is refused before anything is appended.
+    let r = produce(&mut raw, "two-isr", batch(now_ms()));
+    assert_eq!(r.error_code, 19, "NOT_ENOUGH_REPLICAS");
 }
