@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use hotlog::batch::Compression;
 use hotlog::{BatchHeader, Validation};
+use kafka_protocol::messages::produce_request::TopicProduceData;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
@@ -40,6 +41,14 @@ enum Outcome {
         /// Kafka's per-record errors: (index in the batch, message).
         record_errors: Vec<(i32, String)>,
     },
+}
+
+fn batch_error(e: &hotlog::BatchError) -> Outcome {
+    Outcome::Error {
+        code: error_codes::batch(e),
+        message: Some(e.to_string()),
+        record_errors: Vec::new(),
+    }
 }
 
 fn error(e: ServeError) -> Outcome {
@@ -108,15 +117,8 @@ pub(crate) async fn handle(
         return None;
     }
     let timeout = Duration::from_millis(req.timeout_ms.max(0) as u64);
-    let mut responses: Vec<TopicProduceResponse> = req
-        .topic_data
-        .iter()
-        .map(|t| {
-            TopicProduceResponse::default()
-                .with_name(t.name.clone())
-                .with_topic_id(t.topic_id)
-        })
-        .collect();
+    let mut responses: Vec<TopicProduceResponse> =
+        req.topic_data.iter().map(topic_response).collect();
     for (ti, index, outcome) in outcomes {
         let r = PartitionProduceResponse::default()
             .with_index(index)
@@ -174,31 +176,36 @@ pub(crate) async fn handle(
     Some(ProduceResponse::default().with_responses(responses))
 }
 
+/// A topic's entry in the response, named the way the request named it (by name, or by id
+/// from v13).
+fn topic_response(t: &TopicProduceData) -> TopicProduceResponse {
+    TopicProduceResponse::default()
+        .with_name(t.name.clone())
+        .with_topic_id(t.topic_id)
+}
+
 fn all_failed(req: &ProduceRequest, e: ServeError, version: i16) -> ProduceResponse {
     let responses = req
         .topic_data
         .iter()
         .map(|t| {
-            TopicProduceResponse::default()
-                .with_name(t.name.clone())
-                .with_topic_id(t.topic_id)
-                .with_partition_responses(
-                    t.partition_data
-                        .iter()
-                        .map(|p| {
-                            fit(
-                                PartitionProduceResponse::default()
-                                    .with_index(p.index)
-                                    .with_error_code(e.code())
-                                    .with_base_offset(-1)
-                                    .with_log_append_time_ms(-1)
-                                    .with_log_start_offset(-1)
-                                    .with_error_message(Some(s(&e.to_string()))),
-                                version,
-                            )
-                        })
-                        .collect(),
-                )
+            topic_response(t).with_partition_responses(
+                t.partition_data
+                    .iter()
+                    .map(|p| {
+                        fit(
+                            PartitionProduceResponse::default()
+                                .with_index(p.index)
+                                .with_error_code(e.code())
+                                .with_base_offset(-1)
+                                .with_log_append_time_ms(-1)
+                                .with_log_start_offset(-1)
+                                .with_error_message(Some(s(&e.to_string()))),
+                            version,
+                        )
+                    })
+                    .collect(),
+            )
         })
         .collect();
     ProduceResponse::default().with_responses(responses)
@@ -223,16 +230,28 @@ fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
             "produce request has no record batch for the partition".into(),
         ));
     };
-    let header = match BatchHeader::validate(&records, Validation::Produce) {
+    // The CRC and record counts are checked once, by the log's append. Only a LogAppendTime
+    // topic checks them here, because stamping the batch recomputes the CRC and would hide
+    // corruption.
+    let log_append_time = partition.uses_log_append_time();
+    let checked = if log_append_time {
+        BatchHeader::validate(&records, Validation::Produce)
+    } else {
+        BatchHeader::parse(&records)
+    };
+    let header = match checked {
         Ok(h) => h,
         Err(e) => {
-            return Outcome::Error {
-                code: error_codes::batch(&e),
-                message: Some(e.to_string()),
-                record_errors: Vec::new(),
-            };
+            return batch_error(&e);
         }
     };
+    if header.total_len() > records.len() {
+        let e = hotlog::BatchError::Truncated {
+            needed: header.total_len(),
+            available: records.len(),
+        };
+        return batch_error(&e);
+    }
     if header.total_len() != records.len() {
         return error(ServeError::InvalidRecord(format!(
             "produce requests must carry exactly one record batch per partition ({} bytes after the first batch)",
@@ -261,7 +280,6 @@ fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
         return outcome;
     }
     let now = now_ms();
-    let log_append_time = partition.uses_log_append_time();
     if !log_append_time && let Err(e) = check_timestamps(&header, &settings, now) {
         return error(e);
     }
@@ -339,11 +357,7 @@ fn check_keys(partition: &Partition, batch: &[u8]) -> Result<(), Outcome> {
             keyless.push(m.index as i32);
         }
     }) {
-        return Err(Outcome::Error {
-            code: error_codes::batch(&e),
-            message: Some(e.to_string()),
-            record_errors: Vec::new(),
-        });
+        return Err(batch_error(&e));
     }
     if keyless.is_empty() {
         return Ok(());
