@@ -180,3 +180,35 @@ fn acks_all_needs_min_insync_replicas() {
     let r = produce(&mut raw, "two-isr", batch(now_ms()));
     assert_eq!(r.error_code, 19, "NOT_ENOUGH_REPLICAS");
 }
+
+#[test]
+fn a_refused_acks_0_produce_closes_the_connection() {
+    let node = Broker::start(BrokerOpts::default());
+    let mut raw = Raw::connect(&node.bootstrap());
+    create(&mut raw, "quiet", &[]);
+    let request = |topic: &'static str| {
+        ProduceRequest::default()
+            .with_acks(0)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(topic_name(topic))
+                    .with_partition_data(vec![
+                        PartitionProduceData::default()
+                            .with_index(0)
+                            .with_records(Some(batch(now_ms()))),
+                    ]),
+            ])
+    };
+    // Taken: no answer, and the connection stays usable.
+    raw.send(ApiKey::Produce, 9, &request("quiet"));
+    let r: MetadataResponse = raw.call(
+        ApiKey::Metadata,
+        12,
+        &MetadataRequest::default().with_topics(None),
+    );
+    assert!(!r.topics.is_empty());
+    // Refused (unknown topic): Kafka's only signal to an acks=0 producer is a closed connection.
+    raw.send(ApiKey::Produce, 9, &request("no-such-topic"));
+    assert!(raw.is_closed_by_broker());
+}

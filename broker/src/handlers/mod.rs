@@ -27,8 +27,18 @@ pub(crate) struct Request {
 use crate::protocol::fetch_writer;
 use crate::protocol::response::{EncodeError, Outgoing, encode};
 
-/// Handles one request. `Ok(None)` means no response is sent (Produce with acks=0).
-pub(crate) async fn handle(b: &Broker, req: Request) -> Result<Option<Outgoing>, EncodeError> {
+/// What the connection does after a request.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Send(Outgoing),
+    /// No response (Produce with acks=0).
+    Nothing,
+    /// Close the connection, for this reason (Kafka's signal to an acks=0 producer).
+    Close(&'static str),
+}
+
+/// Handles one request. `Err` means no response could be encoded: the connection closes.
+pub(crate) async fn handle(b: &Broker, req: Request) -> Result<Reply, EncodeError> {
     let (key, v, cid) = (
         req.decoded.api_key,
         req.decoded.api_version,
@@ -41,8 +51,11 @@ pub(crate) async fn handle(b: &Broker, req: Request) -> Result<Option<Outgoing>,
         RequestKind::ApiVersions(_) => encode(key, v, cid, &api_versions::response(0))?,
         RequestKind::Metadata(r) => encode(key, v, cid, &metadata::handle(b, r, v).await)?,
         RequestKind::Produce(r) => match produce::handle(b, r, v).await {
-            Some(resp) => encode(key, v, cid, &resp)?,
-            None => return Ok(None),
+            produce::Answer::Respond(resp) => encode(key, v, cid, &resp)?,
+            produce::Answer::Silent => return Ok(Reply::Nothing),
+            produce::Answer::Close => {
+                return Ok(Reply::Close("an acks=0 produce was refused"));
+            }
         },
         RequestKind::Fetch(r) => fetch_writer::encode(v, cid, &fetch::handle(b, r, v).await),
         RequestKind::ListOffsets(r) => encode(key, v, cid, &list_offsets::handle(b, r, v))?,
@@ -89,7 +102,7 @@ pub(crate) async fn handle(b: &Broker, req: Request) -> Result<Option<Outgoing>,
         }
         _ => return unsupported(key, v, cid, &req.frame),
     };
-    Ok(Some(out))
+    Ok(Reply::Send(out))
 }
 
 /// The answer to an API or version Strata does not serve: the API's response with
@@ -101,6 +114,6 @@ pub(crate) fn unsupported(
     version: i16,
     correlation_id: i32,
     frame: &bytes::Bytes,
-) -> Result<Option<Outgoing>, EncodeError> {
-    crate::protocol::unsupported::response(key, version, correlation_id, frame).map(Some)
+) -> Result<Reply, EncodeError> {
+    crate::protocol::unsupported::response(key, version, correlation_id, frame).map(Reply::Send)
 }

@@ -59,15 +59,21 @@ fn error(e: ServeError) -> Outcome {
     }
 }
 
-/// Handles a Produce request; `None` for acks=0 (no response is sent).
-pub(crate) async fn handle(
-    b: &Broker,
-    req: ProduceRequest,
-    version: i16,
-) -> Option<ProduceResponse> {
+/// What a Produce request gets back.
+pub(crate) enum Answer {
+    Respond(ProduceResponse),
+    /// acks=0 and every batch was taken: nothing is sent.
+    Silent,
+    /// acks=0 and a batch was refused: Kafka closes the connection, the only way an acks=0
+    /// producer learns of an error (it then refreshes its metadata).
+    Close,
+}
+
+/// Handles a Produce request.
+pub(crate) async fn handle(b: &Broker, req: ProduceRequest, version: i16) -> Answer {
     let acks = req.acks;
     if !matches!(acks, -1..=1) {
-        return Some(all_failed(
+        return Answer::Respond(all_failed(
             &req,
             ServeError::InvalidRequiredAcks(acks),
             version,
@@ -109,12 +115,24 @@ pub(crate) async fn handle(
     if acks == 0 {
         // Nothing is sent back, but still wait until the data is written, so a producer that
         // never waits for answers cannot queue unbounded data ahead of the disk.
+        let mut refused = false;
         for (_, _, o) in &outcomes {
-            if let Outcome::Placed(p) = o {
-                let _ = p.partition.log.wait_written(p.end).await;
+            match o {
+                Outcome::Placed(p) => {
+                    let _ = p.partition.log.wait_written(p.end).await;
+                }
+                Outcome::Duplicate { .. } => {}
+                Outcome::Error { code, .. } => {
+                    crate::metrics::produce_refused(*code);
+                    refused = true;
+                }
             }
         }
-        return None;
+        return if refused {
+            Answer::Close
+        } else {
+            Answer::Silent
+        };
     }
     let timeout = Duration::from_millis(req.timeout_ms.max(0) as u64);
     let mut responses: Vec<TopicProduceResponse> =
@@ -173,7 +191,7 @@ pub(crate) async fn handle(
         );
         responses[ti].partition_responses.push(r);
     }
-    Some(ProduceResponse::default().with_responses(responses))
+    Answer::Respond(ProduceResponse::default().with_responses(responses))
 }
 
 /// A topic's entry in the response, named the way the request named it (by name, or by id

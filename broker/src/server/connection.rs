@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::broker::Broker;
-use crate::handlers::{self, Request};
+use crate::handlers::{self, Reply, Request};
 use crate::metrics;
 use crate::protocol::decode::{DecodeError, decode_request};
 use crate::protocol::frame::{FrameError, MemoryPool, read_frame};
@@ -102,13 +102,17 @@ pub(super) async fn serve(
             // The frame's memory reservation lasts until its request is fully handled.
             drop(frame);
             match response {
-                Ok(Some(out)) => {
+                Ok(Reply::Send(out)) => {
                     if let Err(e) = write_outgoing(&mut write_half, &out, zero_copy).await {
                         tracing::debug!(error = %e, "closing connection: write failed");
                         break;
                     }
                 }
-                Ok(None) => {}
+                Ok(Reply::Nothing) => {}
+                Ok(Reply::Close(why)) => {
+                    tracing::info!(reason = why, "closing connection");
+                    break;
+                }
                 Err(e) => {
                     tracing::info!(error = %e, "closing connection: no response can be encoded");
                     break;

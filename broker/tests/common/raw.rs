@@ -35,6 +35,19 @@ impl Raw {
         Req: Encodable + HeaderVersion,
         Resp: Decodable + HeaderVersion,
     {
+        let id = self.send(api_key, version, body);
+        let mut resp = self.read_frame().expect("reading the response");
+        let rh = ResponseHeader::decode(&mut resp, Resp::header_version(version))
+            .expect("decoding the response header");
+        assert_eq!(rh.correlation_id, id, "responses come back in order");
+        Resp::decode(&mut resp, version).expect("decoding the response")
+    }
+
+    /// Sends a request without waiting for an answer; returns its correlation id.
+    pub fn send<Req>(&mut self, api_key: ApiKey, version: i16, body: &Req) -> i32
+    where
+        Req: Encodable + HeaderVersion,
+    {
         let id = self.next_id;
         self.next_id += 1;
         let mut header = RequestHeader::default();
@@ -50,11 +63,7 @@ impl Raw {
         let mut framed = (buf.len() as i32).to_be_bytes().to_vec();
         framed.extend_from_slice(&buf);
         self.stream.write_all(&framed).expect("sending the request");
-        let mut resp = self.read_frame().expect("reading the response");
-        let rh = ResponseHeader::decode(&mut resp, Resp::header_version(version))
-            .expect("decoding the response header");
-        assert_eq!(rh.correlation_id, id, "responses come back in order");
-        Resp::decode(&mut resp, version).expect("decoding the response")
+        id
     }
 
     /// Reads one response frame; `None` if the broker closed the connection.
