@@ -7,6 +7,7 @@
 //! - [`GroupLog`]: the persistence seam. Commits and the leader's sync are acknowledged only
 //!   after their [`GroupRecord`]s are appended; [`GroupCoordinator::load`] rebuilds the groups
 //!   from the replayed records. [`MemoryGroupLog`] is the in-memory log for tests.
+//! - [`codec`]: the records in Kafka's `__consumer_offsets` key/value layouts.
 //! - [`GroupError`]: one variant per Kafka error, mapped to codes at the broker edge.
 //!
 //! State per group sits behind its own lock, never held across an await; timers (session
@@ -14,6 +15,7 @@
 
 mod admin;
 mod api;
+pub mod codec;
 mod coordinator;
 mod error;
 mod join;
