@@ -178,12 +178,27 @@ impl<L: GroupLog> Inner<L> {
         group.join_not_before = now + initial;
         let deadline = now + timeout;
         let (inner, group_id, epoch) = (self.clone(), group.id.clone(), group.rebalance_epoch);
+        group.new_member_added = false;
         tokio::spawn(async move {
-            if !initial.is_zero() {
-                tokio::time::sleep_until(now + initial).await;
-                // Kafka's InitialDelayedJoin: the first generation forms from whoever joined
-                // during the delay.
-                inner.try_complete_join(&group_id, epoch, true);
+            // Kafka's InitialDelayedJoin: the first generation forms from whoever joined
+            // during the delay, which starts again (within the rebalance timeout) each time
+            // new members arrived during it.
+            let (mut at, mut remaining) = (now + initial, timeout.saturating_sub(initial));
+            while !initial.is_zero() {
+                tokio::time::sleep_until(at).await;
+                match inner.take_new_member_added(&group_id, epoch) {
+                    None => return,
+                    Some(true) if !remaining.is_zero() => {
+                        let delay = initial.min(remaining);
+                        remaining -= delay;
+                        at += delay;
+                        inner.set_join_not_before(&group_id, epoch, at);
+                    }
+                    Some(_) => {
+                        inner.try_complete_join(&group_id, epoch, true);
+                        break;
+                    }
+                }
             }
             tokio::time::sleep_until(deadline).await;
             inner.try_complete_join(&group_id, epoch, true);
@@ -191,6 +206,26 @@ impl<L: GroupLog> Inner<L> {
         // As Kafka's tryCompleteElseWatch: a group whose members all wait already (or that
         // has none left) completes at once.
         self.check_join(group, false);
+    }
+
+    /// Whether members joined since the last look, for the initial delay; `None` when the
+    /// rebalance is over or superseded.
+    fn take_new_member_added(&self, group_id: &str, epoch: u64) -> Option<bool> {
+        let shared = self.group(group_id)?;
+        let mut group = lock(&shared);
+        if group.rebalance_epoch != epoch || group.state != GroupState::PreparingRebalance {
+            return None;
+        }
+        Some(std::mem::take(&mut group.new_member_added))
+    }
+
+    fn set_join_not_before(&self, group_id: &str, epoch: u64, at: Instant) {
+        if let Some(shared) = self.group(group_id) {
+            let mut group = lock(&shared);
+            if group.rebalance_epoch == epoch {
+                group.join_not_before = at;
+            }
+        }
     }
 
     pub(crate) fn try_complete_join(self: &Arc<Self>, group_id: &str, epoch: u64, force: bool) {

@@ -92,6 +92,7 @@ impl<L: GroupLog> GroupCoordinator<L> {
         group.add_member(member);
         self.inner.watch_session(group.id.clone(), member_id);
         if group.state == GroupState::PreparingRebalance {
+            group.new_member_added = true;
             self.inner.check_join(group, false);
         } else {
             self.inner.prepare_rebalance(group);

@@ -68,6 +68,8 @@ pub(crate) struct Group {
     pub(crate) rebalance_epoch: u64,
     /// The join phase may complete early (all joined) only from this instant on.
     pub(crate) join_not_before: Instant,
+    /// A member joined during the initial rebalance delay (which then starts again).
+    pub(crate) new_member_added: bool,
 }
 
 impl Group {
@@ -86,6 +88,7 @@ impl Group {
             offsets: BTreeMap::new(),
             rebalance_epoch: 0,
             join_not_before: Instant::now(),
+            new_member_added: false,
         }
     }
 

@@ -200,6 +200,26 @@ async fn three_consumers_join_one_generation_and_sync() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn initial_delay_restarts_while_members_keep_arriving() {
+    let (c, _) = coordinator(100);
+    let mut tasks = Vec::new();
+    // Arrivals at 0, 90 and 150 ms: the 100 ms delay restarts at 100 and 200 ms.
+    for wait_ms in [0, 90, 60] {
+        tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            c.join_group(join_req("g", "", None)).await
+        }));
+        tokio::task::yield_now().await;
+    }
+    for t in tasks {
+        let join = t.await.unwrap().unwrap();
+        assert_eq!(join.generation_id, 1, "all three in the first generation");
+    }
+    assert_eq!(c.describe_group("g").members.len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
 async fn sync_checks_generation_member_and_state() {
     let (c, _) = coordinator(0);
     let join = c.join_group(join_req("g", "", None)).await.unwrap();
