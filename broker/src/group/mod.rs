@@ -10,6 +10,11 @@
 //! - [`codec`]: the records in Kafka's `__consumer_offsets` key/value layouts.
 //! - [`GroupError`]: one variant per Kafka error, mapped to codes at the broker edge.
 //!
+//! Cancel safety: dropping a `join_group` or `sync_group` future (the client went away) leaves
+//! the member in the group, as in Kafka; it goes when its session expires. Dropping a commit
+//! after its append started may leave the offset written but not yet applied in memory; the
+//! next load applies it.
+//!
 //! State per group sits behind its own lock, never held across an await; timers (session
 //! expiry, rebalance timeout, initial rebalance delay) are tokio tasks.
 

@@ -729,3 +729,62 @@ fn consumer_subscriptions_parse() {
     );
     assert_eq!(offsets::parse_subscription(b"\x00"), None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_unused_member_id_holds_the_join_until_its_session_ends() {
+    let (c, _) = coordinator(0);
+    let joins = form_group(&c, "g", &[None]).await;
+    let mut newcomer = join_req("g", "", None);
+    newcomer.require_known_member_id = true;
+    assert!(matches!(
+        c.join_group(newcomer).await,
+        Err(GroupError::MemberIdRequired { .. })
+    ));
+    // The leader rebalances (leader rejoin) while the handed-out id is still pending: the join
+    // waits for it until the pending id's session (10 s) runs out, then completes without it.
+    let c2 = c.clone();
+    let id = joins[0].member_id.clone();
+    let rejoin = tokio::spawn(async move { c2.join_group(join_req("g", &id, None)).await });
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!rejoin.is_finished());
+    assert_eq!(c.describe_group("g").state, GroupState::PreparingRebalance);
+    // Commits of the current generation are still taken while preparing.
+    c.commit_offsets(commit("g", 1, &joins[0].member_id, 3))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let r = rejoin.await.unwrap().unwrap();
+    assert_eq!((r.generation_id, r.members.len()), (2, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_static_member_that_misses_a_rebalance_stays_until_its_session_expires() {
+    let (c, _) = coordinator(100);
+    let joins = form_group(&c, "g", &[None, Some("s")]).await;
+    // The dynamic member rejoins with new metadata; the static one keeps heartbeating but
+    // does not rejoin, so the join completes at the rebalance timeout (30 s) without it.
+    let mut changed = join_req("g", &joins[0].member_id, None);
+    changed.protocols = vec![("range".into(), subscription(&["t", "u"]))];
+    let c2 = c.clone();
+    let rejoin = tokio::spawn(async move { c2.join_group(changed).await });
+    for _ in 0..11 {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let _ = heartbeat(&c, "g", &joins[1], Some("s"));
+    }
+    let r = rejoin.await.unwrap().unwrap();
+    assert_eq!(r.generation_id, 2);
+    assert_eq!(r.members.len(), 2, "the static member is kept");
+    // Once silent it is removed when its session ends, and the group rebalances again.
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let _ = heartbeat(&c, "g", &r, None);
+    }
+    let members: Vec<String> = c
+        .describe_group("g")
+        .members
+        .into_iter()
+        .map(|m| m.member_id)
+        .collect();
+    assert_eq!(members, vec![joins[0].member_id.clone()]);
+    assert_eq!(c.describe_group("g").state, GroupState::PreparingRebalance);
+}
