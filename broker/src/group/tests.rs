@@ -788,3 +788,37 @@ async fn a_static_member_that_misses_a_rebalance_stays_until_its_session_expires
     assert_eq!(members, vec![joins[0].member_id.clone()]);
     assert_eq!(c.describe_group("g").state, GroupState::PreparingRebalance);
 }
+
+/// Real threads and real (short) timers: many joins racing on the group's lock form one
+/// generation, and every follower's sync is answered by the leader's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_joins_on_threads_form_one_generation() {
+    // A generous delay: the machine may be loaded, and a late join would make generation 2.
+    let (c, _) = coordinator(300);
+    let joins: Vec<JoinResponse> = join_concurrently(&c, vec![join_req("g", "", None); 8])
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert!(joins.iter().all(|j| j.generation_id == 1));
+    let leader = joins.iter().find(|j| j.member_id == j.leader_id).unwrap();
+    assert_eq!(leader.members.len(), 8);
+    let mut tasks = Vec::new();
+    for join in &joins {
+        let mut req = sync_req("g", join, None);
+        if join.member_id == join.leader_id {
+            req.assignments = leader
+                .members
+                .iter()
+                .map(|m| (m.member_id.clone(), Bytes::from(m.member_id.clone())))
+                .collect();
+        }
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move { c.sync_group(req).await }));
+    }
+    for (task, join) in tasks.into_iter().zip(&joins) {
+        let sync = task.await.unwrap().unwrap();
+        assert_eq!(sync.assignment, Bytes::from(join.member_id.clone()));
+    }
+    assert_eq!(c.describe_group("g").state, GroupState::Stable);
+}
