@@ -5,11 +5,13 @@
 //!   the error-code table, without I/O.
 //! - [`server`]: the listener and connections (sendfile for fetched records).
 //! - `handlers`: one module per group of Kafka APIs.
+//! - [`group`]: the classic consumer-group coordinator and its offsets (not wired yet).
 //! - [`partition`]: the partitions this node leads, their producer state and snapshots.
 //! - [`node`]: wiring and lifecycle of a standalone node; [`config`]: its configuration.
 
 pub mod broker;
 pub mod config;
+pub mod group;
 mod handlers;
 pub mod metrics;
 pub mod node;

@@ -1,0 +1,48 @@
+//! The coordinator's errors, each named after the Kafka error a client sees.
+
+/// A failed group request. Every variant names the Kafka error it answers; the broker edge
+/// (`protocol/error_codes.rs`) maps them to codes, the code is in each variant's doc.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GroupError {
+    /// MEMBER_ID_REQUIRED (79): rejoin with this member id.
+    #[error("a member id is required: rejoin with {member_id}")]
+    MemberIdRequired { member_id: String },
+    /// INCONSISTENT_GROUP_PROTOCOL (23).
+    #[error("the member's protocols do not match the group's")]
+    InconsistentGroupProtocol,
+    /// ILLEGAL_GENERATION (22).
+    #[error("generation {got} is not the group's generation {current}")]
+    IllegalGeneration { got: i32, current: i32 },
+    /// UNKNOWN_MEMBER_ID (25).
+    #[error("unknown member id")]
+    UnknownMemberId,
+    /// REBALANCE_IN_PROGRESS (27).
+    #[error("the group is rebalancing")]
+    RebalanceInProgress,
+    /// FENCED_INSTANCE_ID (82).
+    #[error("the static member was replaced by a newer member with the same instance id")]
+    FencedInstanceId,
+    /// INVALID_SESSION_TIMEOUT (26).
+    #[error("session timeout {0} ms is outside the broker's bounds")]
+    InvalidSessionTimeout(i64),
+    /// INVALID_GROUP_ID (24).
+    #[error("invalid group id")]
+    InvalidGroupId,
+    /// COORDINATOR_NOT_AVAILABLE (15): the group is being deleted or unloaded, or the group
+    /// log failed; the client retries.
+    #[error("the coordinator is not available")]
+    CoordinatorNotAvailable,
+    /// NON_EMPTY_GROUP (68).
+    #[error("the group is not empty")]
+    NonEmptyGroup,
+    /// GROUP_ID_NOT_FOUND (69).
+    #[error("group not found")]
+    GroupIdNotFound,
+    /// GROUP_SUBSCRIBED_TO_TOPIC (86).
+    #[error("a member of the group is subscribed to the topic")]
+    GroupSubscribedToTopic,
+    /// OFFSET_METADATA_TOO_LARGE (12).
+    #[error("offset metadata of {0} bytes is larger than offset.metadata.max.bytes")]
+    OffsetMetadataTooLarge(usize),
+}

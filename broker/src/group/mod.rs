@@ -1,0 +1,49 @@
+//! The classic consumer-group coordinator (Kafka's GroupCoordinator for the classic
+//! protocol), as a self-contained module: domain types in and out, no wire formats.
+//!
+//! - [`GroupCoordinator`]: JoinGroup, SyncGroup, Heartbeat, LeaveGroup, DescribeGroups,
+//!   ListGroups, DeleteGroups, OffsetCommit, OffsetFetch, OffsetDelete and offset expiry.
+//!   Requests that wait (joins, followers' syncs) are async; the rest answer at once.
+//! - [`GroupLog`]: the persistence seam. Commits and the leader's sync are acknowledged only
+//!   after their [`GroupRecord`]s are appended; [`GroupCoordinator::load`] rebuilds the groups
+//!   from the replayed records. [`MemoryGroupLog`] is the in-memory log for tests.
+//! - [`codec`]: the records in Kafka's `__consumer_offsets` key/value layouts.
+//! - [`GroupError`]: one variant per Kafka error, mapped to codes at the broker edge.
+//!
+//! Cancel safety: dropping a `join_group` or `sync_group` future (the client went away) leaves
+//! the member in the group, as in Kafka; it goes when its session expires. Dropping a commit
+//! after its append started may leave the offset written but not yet applied in memory; the
+//! next load applies it.
+//!
+//! State per group sits behind its own lock, never held across an await; timers (session
+//! expiry, rebalance timeout, initial rebalance delay) are tokio tasks.
+
+mod admin;
+mod api;
+pub mod codec;
+mod coordinator;
+mod error;
+mod join;
+mod leave;
+mod member;
+mod offsets;
+mod records;
+mod state;
+mod sync;
+
+#[cfg(test)]
+mod tests;
+
+pub use api::{
+    CommitPartition, CommitRequest, CommitResult, DescribedGroup, DescribedMember, FetchedOffset,
+    HeartbeatRequest, JoinMember, JoinRequest, JoinResponse, LeaveResult, LeavingMember,
+    ListedGroup, SyncRequest, SyncResponse,
+};
+pub use coordinator::{GroupConfig, GroupCoordinator};
+pub use error::GroupError;
+pub use offsets::GroupPartitions;
+pub use records::{
+    CommittedOffset, GroupLog, GroupLogError, GroupRecord, GroupSnapshot, MemberSnapshot,
+    MemoryGroupLog, partition_for,
+};
+pub use state::GroupState;
