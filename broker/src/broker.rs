@@ -6,6 +6,7 @@ use std::sync::Arc;
 use controller::{MetadataImage, MetadataStore};
 
 use crate::config::Config;
+use crate::group::{GroupCoordinator, OffsetsTopicLog};
 use crate::partition::Partitions;
 
 /// The broker as request handlers see it.
@@ -18,6 +19,8 @@ pub struct Broker {
     pub port: u16,
     pub store: Arc<dyn MetadataStore>,
     pub partitions: Arc<Partitions>,
+    /// The classic consumer-group coordinator, its log on `__consumer_offsets`.
+    pub groups: GroupCoordinator<OffsetsTopicLog>,
 }
 
 impl Broker {

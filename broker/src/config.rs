@@ -46,6 +46,53 @@ pub struct Config {
     pub io_engine: String,
     pub network: NetworkConfig,
     pub topics: TopicDefaults,
+    pub groups: GroupsConfig,
+}
+
+/// The consumer-group coordinator (Kafka's `group.*` and `offsets.*` broker configs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupsConfig {
+    /// Partitions of `__consumer_offsets` (`offsets.topic.num.partitions`); fixed once created.
+    pub offsets_topic_partitions: u32,
+    /// How long a new group waits for more members before its first rebalance
+    /// (`group.initial.rebalance.delay.ms`).
+    pub initial_rebalance_delay_ms: u64,
+    /// Session timeouts clients may ask for (`group.min.session.timeout.ms`,
+    /// `group.max.session.timeout.ms`).
+    pub min_session_timeout_ms: u64,
+    pub max_session_timeout_ms: u64,
+    /// Committed offsets of an empty group are kept this long (`offsets.retention.minutes`).
+    pub offsets_retention_minutes: u64,
+    /// How often expired offsets are removed (`offsets.retention.check.interval.ms`).
+    pub offsets_retention_check_interval_ms: u64,
+}
+
+impl Default for GroupsConfig {
+    fn default() -> Self {
+        GroupsConfig {
+            offsets_topic_partitions: 50,
+            initial_rebalance_delay_ms: 3000,
+            min_session_timeout_ms: 6000,
+            max_session_timeout_ms: 1_800_000,
+            offsets_retention_minutes: 7 * 24 * 60,
+            offsets_retention_check_interval_ms: 600_000,
+        }
+    }
+}
+
+impl GroupsConfig {
+    /// The coordinator's settings.
+    pub fn coordinator(&self) -> crate::group::GroupConfig {
+        use std::time::Duration;
+        crate::group::GroupConfig {
+            initial_rebalance_delay: Duration::from_millis(self.initial_rebalance_delay_ms),
+            min_session_timeout: Duration::from_millis(self.min_session_timeout_ms),
+            max_session_timeout: Duration::from_millis(self.max_session_timeout_ms),
+            offsets_retention: Duration::from_secs(self.offsets_retention_minutes * 60),
+            ..crate::group::GroupConfig::default()
+        }
+    }
 }
 
 /// Limits of the Kafka listener.
@@ -102,6 +149,7 @@ impl Default for Config {
             io_engine: "auto".into(),
             network: NetworkConfig::default(),
             topics: TopicDefaults::default(),
+            groups: GroupsConfig::default(),
         }
     }
 }
@@ -266,6 +314,25 @@ impl Config {
         if t.retention_check_interval_ms == 0 {
             return invalid(
                 "topics.retention_check_interval_ms",
+                "must be positive".into(),
+            );
+        }
+        let g = &self.groups;
+        if !(1..=10_000).contains(&g.offsets_topic_partitions) {
+            return invalid(
+                "groups.offsets_topic_partitions",
+                format!("{} is outside [1, 10000]", g.offsets_topic_partitions),
+            );
+        }
+        if g.min_session_timeout_ms > g.max_session_timeout_ms {
+            return invalid(
+                "groups.min_session_timeout_ms",
+                "larger than groups.max_session_timeout_ms".into(),
+            );
+        }
+        if g.offsets_retention_check_interval_ms == 0 {
+            return invalid(
+                "groups.offsets_retention_check_interval_ms",
                 "must be positive".into(),
             );
         }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use controller::{BrokerInfo, LocalStore, MetadataStore};
+use std::collections::BTreeMap;
+
+use controller::{BrokerInfo, LocalStore, MetadataStore, NewTopic};
 use hotlog::{Engine, EngineConfig, EngineKind};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -16,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::broker::Broker;
 use crate::config::Config;
+use crate::group::{GroupCoordinator, OFFSETS_TOPIC, OffsetsTopicLog};
 use crate::partition::{Partitions, now_ms};
 use crate::server;
 
@@ -103,12 +106,14 @@ impl Node {
             .context("opening partitions")?
             .context("opening partitions")?;
         }
+        let groups = start_groups(&config, &store, &partitions).await?;
         let broker = Arc::new(Broker {
             node_id: config.node_id,
             host,
             port,
             store,
             partitions,
+            groups,
             config,
         });
         let shutdown = CancellationToken::new();
@@ -116,6 +121,7 @@ impl Node {
         tasks.spawn(server::run(broker.clone(), listener, shutdown.clone()));
         tasks.spawn(follow_metadata(broker.clone(), shutdown.clone()));
         tasks.spawn(housekeeping(broker.clone(), shutdown.clone()));
+        tasks.spawn(expire_offsets(broker.clone(), shutdown.clone()));
         tracing::info!(
             listen = %addr,
             advertised = %format!("{}:{}", broker.host, broker.port),
@@ -159,6 +165,63 @@ impl Node {
             .context("closing partitions")?;
         self.engine.shutdown();
         Ok(())
+    }
+}
+
+/// Creates `__consumer_offsets` (compacted, as Kafka's) on first start, and loads the group
+/// coordinator from it.
+async fn start_groups(
+    config: &Config,
+    store: &Arc<dyn MetadataStore>,
+    partitions: &Arc<Partitions>,
+) -> anyhow::Result<GroupCoordinator<OffsetsTopicLog>> {
+    let count = match store.image().topic(OFFSETS_TOPIC) {
+        Some(t) => t.partitions.len() as i32,
+        None => {
+            let topic = NewTopic {
+                name: OFFSETS_TOPIC.to_owned(),
+                partitions: config.groups.offsets_topic_partitions,
+                replication_factor: -1,
+                configs: BTreeMap::from([
+                    ("cleanup.policy".to_owned(), "compact".to_owned()),
+                    // Kafka's offsets.topic.segment.bytes.
+                    ("segment.bytes".to_owned(), (100u64 << 20).to_string()),
+                ]),
+            };
+            let created = store
+                .create_topic(topic, false)
+                .await
+                .with_context(|| format!("creating {OFFSETS_TOPIC}"))?;
+            let (p, image) = (partitions.clone(), store.image());
+            tokio::task::spawn_blocking(move || p.apply(&image))
+                .await
+                .context("opening the offsets topic")?
+                .context("opening the offsets topic")?;
+            created.partitions.len() as i32
+        }
+    };
+    let log = OffsetsTopicLog::new(partitions.clone(), count);
+    let groups = GroupCoordinator::load(config.groups.coordinator(), log)
+        .await
+        .with_context(|| format!("loading groups from {OFFSETS_TOPIC}"))?;
+    Ok(groups)
+}
+
+/// Removes committed offsets of empty groups once `offsets_retention_minutes` have passed.
+async fn expire_offsets(broker: Arc<Broker>, shutdown: CancellationToken) {
+    let every = Duration::from_millis(broker.config.groups.offsets_retention_check_interval_ms);
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                let n = broker.groups.expire_offsets_at(now_ms()).await;
+                if n > 0 {
+                    tracing::info!(expired = n, "removed expired committed offsets");
+                }
+            }
+        }
     }
 }
 

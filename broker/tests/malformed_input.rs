@@ -210,9 +210,9 @@ fn unsupported_versions_get_an_error_response_not_a_dropped_connection() {
         &35i16.to_be_bytes()
     );
 
-    // A group API the broker does not serve yet: the error in its own response.
+    // An API the broker does not serve yet (transactions): the error in its own response.
     let mut raw = Raw::connect(&node.bootstrap());
-    let r: HeartbeatResponse = raw.call(ApiKey::Heartbeat, 4, &HeartbeatRequest::default());
+    let r: EndTxnResponse = raw.call(ApiKey::EndTxn, 3, &EndTxnRequest::default());
     assert_eq!(r.error_code, 35);
     still_serving(&node);
 }

@@ -27,6 +27,7 @@ mod join;
 mod leave;
 mod member;
 mod offsets;
+mod offsets_topic;
 mod records;
 mod state;
 mod sync;
@@ -42,6 +43,7 @@ pub use api::{
 pub use coordinator::{GroupConfig, GroupCoordinator};
 pub use error::GroupError;
 pub use offsets::GroupPartitions;
+pub use offsets_topic::{OFFSETS_TOPIC, OffsetsTopicLog};
 pub use records::{
     CommittedOffset, GroupLog, GroupLogError, GroupRecord, GroupSnapshot, MemberSnapshot,
     MemoryGroupLog, partition_for,

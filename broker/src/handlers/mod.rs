@@ -4,6 +4,7 @@
 mod cluster;
 mod configs;
 mod fetch;
+mod groups;
 mod list_offsets;
 mod metadata;
 mod produce;
@@ -23,6 +24,8 @@ use crate::protocol::decode::DecodedRequest;
 pub(crate) struct Request {
     pub(crate) decoded: DecodedRequest,
     pub(crate) frame: bytes::Bytes,
+    /// The client's address (DescribeGroups shows members' hosts).
+    pub(crate) peer: std::net::SocketAddr,
 }
 use crate::protocol::fetch_writer;
 use crate::protocol::response::{EncodeError, Outgoing, encode};
@@ -80,6 +83,25 @@ pub(crate) async fn handle(b: &Broker, req: Request) -> Result<Reply, EncodeErro
         RequestKind::OffsetForLeaderEpoch(r) => {
             encode(key, v, cid, &records::offset_for_leader_epoch(b, r))?
         }
+        RequestKind::JoinGroup(r) => {
+            let client = req
+                .decoded
+                .client_id
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_default();
+            let host = format!("/{}", req.peer.ip());
+            encode(key, v, cid, &groups::join(b, r, v, &client, &host).await)?
+        }
+        RequestKind::SyncGroup(r) => encode(key, v, cid, &groups::sync(b, r, v).await)?,
+        RequestKind::Heartbeat(r) => encode(key, v, cid, &groups::heartbeat(b, r))?,
+        RequestKind::LeaveGroup(r) => encode(key, v, cid, &groups::leave(b, r, v))?,
+        RequestKind::OffsetCommit(r) => encode(key, v, cid, &groups::commit(b, r, v).await)?,
+        RequestKind::OffsetFetch(r) => encode(key, v, cid, &groups::fetch_offsets(b, r, v))?,
+        RequestKind::DescribeGroups(r) => encode(key, v, cid, &groups::describe(b, r, v))?,
+        RequestKind::ListGroups(r) => encode(key, v, cid, &groups::list(b, r, v))?,
+        RequestKind::DeleteGroups(r) => encode(key, v, cid, &groups::delete(b, r).await)?,
+        RequestKind::OffsetDelete(r) => encode(key, v, cid, &groups::delete_offsets(b, r).await)?,
         RequestKind::DescribeLogDirs(r) => {
             encode(key, v, cid, &replicas::describe_log_dirs(b, r, v))?
         }

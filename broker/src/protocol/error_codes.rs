@@ -5,6 +5,8 @@
 //! which Kafka error a client sees, so the same failure always reads the same way.
 
 use controller::ControllerError;
+
+use crate::group::GroupError;
 use hotlog::{BatchError, HotlogError};
 use kafka_protocol::ResponseError as K;
 
@@ -124,6 +126,26 @@ pub fn batch(e: &BatchError) -> i16 {
         | BatchError::CorruptRecords(_) => K::CorruptMessage,
         BatchError::TooLarge { .. } => K::MessageTooLarge,
         _ => K::InvalidRecord,
+    }
+    .code()
+}
+
+/// Errors from the group coordinator.
+pub fn group(e: &GroupError) -> i16 {
+    match e {
+        GroupError::MemberIdRequired { .. } => K::MemberIdRequired,
+        GroupError::InconsistentGroupProtocol => K::InconsistentGroupProtocol,
+        GroupError::IllegalGeneration { .. } => K::IllegalGeneration,
+        GroupError::UnknownMemberId => K::UnknownMemberId,
+        GroupError::RebalanceInProgress => K::RebalanceInProgress,
+        GroupError::FencedInstanceId => K::FencedInstanceId,
+        GroupError::InvalidSessionTimeout(_) => K::InvalidSessionTimeout,
+        GroupError::InvalidGroupId => K::InvalidGroupId,
+        GroupError::CoordinatorNotAvailable => K::CoordinatorNotAvailable,
+        GroupError::NonEmptyGroup => K::NonEmptyGroup,
+        GroupError::GroupIdNotFound => K::GroupIdNotFound,
+        GroupError::GroupSubscribedToTopic => K::GroupSubscribedToTopic,
+        GroupError::OffsetMetadataTooLarge(_) => K::OffsetMetadataTooLarge,
     }
     .code()
 }

@@ -79,6 +79,7 @@ pub(super) async fn serve(
                     let request = Request {
                         decoded,
                         frame: bytes,
+                        peer,
                     };
                     let r = handlers::handle(&broker, request).instrument(span).await;
                     metrics::request_done(api, started.elapsed());

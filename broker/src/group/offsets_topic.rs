@@ -1,0 +1,137 @@
+//! The group log on the internal `__consumer_offsets` topic, as Kafka keeps it: each group's
+//! records go to partition `partition_for(group, n)`, one uncompressed v2 batch per append, in
+//! Kafka's key/value layouts (`codec`). An append counts once the batch is acknowledged under
+//! the topic's durability policy; on start every partition is read back in order.
+
+use std::sync::Arc;
+
+use hotlog::Validation;
+use hotlog::batch::{BatchBuilder, Batches, RecordReader};
+
+use super::codec;
+use super::records::{GroupLog, GroupLogError, GroupRecord, partition_for};
+use crate::partition::{Partitions, now_ms};
+
+/// Kafka's internal topic of group metadata and committed offsets.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Read size when loading the topic.
+const READ_CHUNK: u64 = 1 << 20;
+
+/// [`GroupLog`] over `__consumer_offsets`.
+#[derive(Debug, Clone)]
+pub struct OffsetsTopicLog {
+    partitions: Arc<Partitions>,
+    count: i32,
+}
+
+fn failed(message: impl Into<String>) -> GroupLogError {
+    GroupLogError {
+        message: message.into(),
+        source: None,
+    }
+}
+
+fn group_of(r: &GroupRecord) -> &str {
+    match r {
+        GroupRecord::GroupMetadata { group_id, .. }
+        | GroupRecord::GroupTombstone { group_id }
+        | GroupRecord::OffsetCommit { group_id, .. }
+        | GroupRecord::OffsetTombstone { group_id, .. } => group_id,
+    }
+}
+
+impl OffsetsTopicLog {
+    /// `count` is the topic's partition count (`offsets.topic.num.partitions`).
+    pub fn new(partitions: Arc<Partitions>, count: i32) -> Self {
+        OffsetsTopicLog { partitions, count }
+    }
+}
+
+impl GroupLog for OffsetsTopicLog {
+    async fn append(&self, records: Vec<GroupRecord>) -> Result<(), GroupLogError> {
+        let mut by_partition: std::collections::BTreeMap<i32, Vec<GroupRecord>> =
+            Default::default();
+        for r in records {
+            by_partition
+                .entry(partition_for(group_of(&r), self.count))
+                .or_default()
+                .push(r);
+        }
+        for (index, records) in by_partition {
+            let partition = self
+                .partitions
+                .get(OFFSETS_TOPIC, index)
+                .ok_or_else(|| failed(format!("{OFFSETS_TOPIC}-{index} is not open")))?;
+            let mut batch = BatchBuilder::new();
+            let now = now_ms();
+            for r in &records {
+                let (key, value) = codec::encode(r);
+                batch.record(Some(&key), value.as_deref(), now);
+            }
+            let info = partition
+                .log
+                .append(batch.build(), partition.leader_epoch)
+                .map_err(|e| failed(format!("appending to {OFFSETS_TOPIC}-{index}: {e}")))?;
+            partition
+                .wait_acked(info.last_offset + 1)
+                .await
+                .map_err(|e| failed(format!("writing {OFFSETS_TOPIC}-{index}: {e}")))?;
+        }
+        Ok(())
+    }
+
+    async fn replay(&self) -> Result<Vec<GroupRecord>, GroupLogError> {
+        let partitions = self.partitions.clone();
+        let count = self.count;
+        tokio::task::spawn_blocking(move || read_all(&partitions, count))
+            .await
+            .map_err(|e| failed(format!("loading {OFFSETS_TOPIC}: {e}")))?
+    }
+}
+
+/// Every record of every partition, each partition in offset order. Records of one group all
+/// live in one partition, so their order is kept.
+fn read_all(partitions: &Partitions, count: i32) -> Result<Vec<GroupRecord>, GroupLogError> {
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    for index in 0..count {
+        let Some(p) = partitions.get(OFFSETS_TOPIC, index) else {
+            continue;
+        };
+        let end = p.log.log_end_offset();
+        let mut offset = p.log.log_start_offset();
+        while offset < end {
+            let slice = p
+                .log
+                .read(offset, READ_CHUNK, None)
+                .map_err(|e| failed(format!("reading {OFFSETS_TOPIC}-{index}: {e}")))?;
+            if slice.is_empty() {
+                break;
+            }
+            buf.clear();
+            slice
+                .read_into(&mut buf)
+                .map_err(|e| failed(format!("reading {OFFSETS_TOPIC}-{index}: {e}")))?;
+            for item in Batches::new(&buf, Validation::Stored) {
+                let (_, range) =
+                    item.map_err(|e| failed(format!("{OFFSETS_TOPIC}-{index}: {e}")))?;
+                let records = RecordReader::new(&buf[range])
+                    .map_err(|e| failed(format!("{OFFSETS_TOPIC}-{index}: {e}")))?;
+                for rec in records {
+                    let rec = rec.map_err(|e| failed(format!("{OFFSETS_TOPIC}-{index}: {e}")))?;
+                    let Some(key) = rec.key else { continue };
+                    match codec::decode(key, rec.value) {
+                        Ok(r) => out.push(r),
+                        Err(e) => {
+                            tracing::warn!(partition = index, offset = rec.offset, error = %e,
+                            "skipping an unreadable __consumer_offsets record")
+                        }
+                    }
+                }
+            }
+            offset = slice.next_offset.max(offset + 1);
+        }
+    }
+    Ok(out)
+}

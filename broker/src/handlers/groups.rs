@@ -1,0 +1,517 @@
+//! The classic consumer-group APIs: translation between Kafka's messages (every version's
+//! fields) and the coordinator in `crate::group`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+    OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::StrBytes;
+
+use super::util::{name, s};
+use crate::broker::Broker;
+use crate::group::{
+    CommitPartition, CommitRequest, FetchedOffset, GroupState, JoinRequest, LeavingMember,
+    SyncRequest,
+};
+use crate::protocol::error_codes::{self, ServeError};
+
+fn gid(g: &str) -> GroupId {
+    GroupId(s(g))
+}
+
+fn opt(x: &Option<StrBytes>) -> Option<String> {
+    x.as_ref().map(|v| v.to_string())
+}
+
+pub(crate) async fn join(
+    b: &Broker,
+    r: JoinGroupRequest,
+    version: i16,
+    client_id: &str,
+    host: &str,
+) -> JoinGroupResponse {
+    let req = JoinRequest {
+        group_id: r.group_id.to_string(),
+        member_id: r.member_id.to_string(),
+        group_instance_id: opt(&r.group_instance_id),
+        client_id: client_id.to_string(),
+        client_host: host.to_string(),
+        session_timeout: Duration::from_millis(r.session_timeout_ms.max(0) as u64),
+        // v0 has no rebalance timeout: the session timeout serves for both.
+        rebalance_timeout: Duration::from_millis(
+            if version >= 1 {
+                r.rebalance_timeout_ms
+            } else {
+                r.session_timeout_ms
+            }
+            .max(0) as u64,
+        ),
+        protocol_type: r.protocol_type.to_string(),
+        protocols: r
+            .protocols
+            .iter()
+            .map(|p| (p.name.to_string(), p.metadata.clone()))
+            .collect(),
+        require_known_member_id: version >= 4,
+    };
+    let mut resp = JoinGroupResponse::default().with_generation_id(-1);
+    match b.groups.join_group(req).await {
+        Ok(j) => {
+            resp.generation_id = j.generation_id;
+            resp.protocol_name = j.protocol_name.as_deref().map(s);
+            if version >= 7 {
+                resp.protocol_type = j.protocol_type.as_deref().map(s);
+            }
+            if version >= 9 {
+                resp.skip_assignment = j.skip_assignment;
+            }
+            resp.leader = s(&j.leader_id);
+            resp.member_id = s(&j.member_id);
+            resp.members = j
+                .members
+                .iter()
+                .map(|m| {
+                    JoinGroupResponseMember::default()
+                        .with_member_id(s(&m.member_id))
+                        .with_group_instance_id(if version >= 5 {
+                            m.group_instance_id.as_deref().map(s)
+                        } else {
+                            None
+                        })
+                        .with_metadata(m.metadata.clone())
+                })
+                .collect();
+        }
+        Err(e) => {
+            resp.error_code = error_codes::group(&e);
+            if let crate::group::GroupError::MemberIdRequired { member_id } = &e {
+                resp.member_id = s(member_id);
+            }
+            // Versions before 7 cannot carry a null protocol name.
+            if version < 7 {
+                resp.protocol_name = Some(s(""));
+            }
+        }
+    }
+    if version < 7 && resp.protocol_name.is_none() {
+        resp.protocol_name = Some(s(""));
+    }
+    resp
+}
+
+pub(crate) async fn sync(b: &Broker, r: SyncGroupRequest, version: i16) -> SyncGroupResponse {
+    let req = SyncRequest {
+        group_id: r.group_id.to_string(),
+        generation_id: r.generation_id,
+        member_id: r.member_id.to_string(),
+        group_instance_id: opt(&r.group_instance_id),
+        protocol_type: if version >= 5 {
+            opt(&r.protocol_type)
+        } else {
+            None
+        },
+        protocol_name: if version >= 5 {
+            opt(&r.protocol_name)
+        } else {
+            None
+        },
+        assignments: r
+            .assignments
+            .iter()
+            .map(|a| (a.member_id.to_string(), a.assignment.clone()))
+            .collect(),
+    };
+    match b.groups.sync_group(req).await {
+        Ok(sr) => {
+            let mut resp = SyncGroupResponse::default().with_assignment(sr.assignment);
+            if version >= 5 {
+                resp.protocol_type = sr.protocol_type.as_deref().map(s);
+                resp.protocol_name = sr.protocol_name.as_deref().map(s);
+            }
+            resp
+        }
+        Err(e) => SyncGroupResponse::default().with_error_code(error_codes::group(&e)),
+    }
+}
+
+pub(crate) fn heartbeat(b: &Broker, r: HeartbeatRequest) -> HeartbeatResponse {
+    let req = crate::group::HeartbeatRequest {
+        group_id: r.group_id.to_string(),
+        generation_id: r.generation_id,
+        member_id: r.member_id.to_string(),
+        group_instance_id: opt(&r.group_instance_id),
+    };
+    let code = b
+        .groups
+        .heartbeat(req)
+        .err()
+        .map_or(0, |e| error_codes::group(&e));
+    HeartbeatResponse::default().with_error_code(code)
+}
+
+pub(crate) fn leave(b: &Broker, r: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
+    let members: Vec<LeavingMember> = if version >= 3 {
+        r.members
+            .iter()
+            .map(|m| LeavingMember {
+                member_id: m.member_id.to_string(),
+                group_instance_id: opt(&m.group_instance_id),
+            })
+            .collect()
+    } else {
+        vec![LeavingMember {
+            member_id: r.member_id.to_string(),
+            group_instance_id: None,
+        }]
+    };
+    match b.groups.leave_group(r.group_id.as_str(), members) {
+        Err(e) => LeaveGroupResponse::default().with_error_code(error_codes::group(&e)),
+        Ok(results) if version < 3 => {
+            let code = results
+                .first()
+                .and_then(|m| m.result.as_ref().err())
+                .map_or(0, error_codes::group);
+            LeaveGroupResponse::default().with_error_code(code)
+        }
+        Ok(results) => LeaveGroupResponse::default().with_members(
+            results
+                .iter()
+                .map(|m| {
+                    MemberResponse::default()
+                        .with_member_id(s(&m.member_id))
+                        .with_group_instance_id(m.group_instance_id.as_deref().map(s))
+                        .with_error_code(m.result.as_ref().err().map_or(0, error_codes::group))
+                })
+                .collect(),
+        ),
+    }
+}
+
+pub(crate) async fn commit(
+    b: &Broker,
+    r: OffsetCommitRequest,
+    version: i16,
+) -> OffsetCommitResponse {
+    let mut unknown = Vec::new();
+    let mut partitions = Vec::new();
+    for t in &r.topics {
+        for p in &t.partitions {
+            if b.partitions
+                .get(t.name.as_str(), p.partition_index)
+                .is_none()
+            {
+                unknown.push((t.name.to_string(), p.partition_index));
+                continue;
+            }
+            partitions.push(CommitPartition {
+                topic: t.name.to_string(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: (version >= 6 && p.committed_leader_epoch >= 0)
+                    .then_some(p.committed_leader_epoch),
+                metadata: opt(&p.committed_metadata),
+            });
+        }
+    }
+    let req = CommitRequest {
+        group_id: r.group_id.to_string(),
+        generation_id: r.generation_id_or_member_epoch,
+        member_id: r.member_id.to_string(),
+        group_instance_id: if version >= 7 {
+            opt(&r.group_instance_id)
+        } else {
+            None
+        },
+        partitions,
+    };
+    let mut by_topic: BTreeMap<String, Vec<OffsetCommitResponsePartition>> = BTreeMap::new();
+    match b.groups.commit_offsets(req.clone()).await {
+        Ok(results) => {
+            for c in results {
+                by_topic.entry(c.topic).or_default().push(
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(c.partition)
+                        .with_error_code(c.result.err().map_or(0, |e| error_codes::group(&e))),
+                );
+            }
+        }
+        Err(e) => {
+            for p in &req.partitions {
+                by_topic.entry(p.topic.clone()).or_default().push(
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition)
+                        .with_error_code(error_codes::group(&e)),
+                );
+            }
+        }
+    }
+    for (topic, partition) in unknown {
+        by_topic.entry(topic).or_default().push(
+            OffsetCommitResponsePartition::default()
+                .with_partition_index(partition)
+                .with_error_code(ServeError::UnknownTopicOrPartition.code()),
+        );
+    }
+    OffsetCommitResponse::default().with_topics(
+        by_topic
+            .into_iter()
+            .map(|(t, ps)| {
+                OffsetCommitResponseTopic::default()
+                    .with_name(name(&t))
+                    .with_partitions(ps)
+            })
+            .collect(),
+    )
+}
+
+fn fetched_partition(o: &FetchedOffset, version: i16) -> OffsetFetchResponsePartition {
+    OffsetFetchResponsePartition::default()
+        .with_partition_index(o.partition)
+        .with_committed_offset(o.offset)
+        .with_committed_leader_epoch(if version >= 5 {
+            o.leader_epoch.unwrap_or(-1)
+        } else {
+            -1
+        })
+        .with_metadata(Some(s(&o.metadata)))
+}
+
+/// Groups the fetched offsets by topic, in first-seen order.
+fn by_topic(offsets: &[FetchedOffset]) -> Vec<(String, Vec<&FetchedOffset>)> {
+    let mut out: Vec<(String, Vec<&FetchedOffset>)> = Vec::new();
+    for o in offsets {
+        match out.iter_mut().find(|(t, _)| *t == o.topic) {
+            Some((_, list)) => list.push(o),
+            None => out.push((o.topic.clone(), vec![o])),
+        }
+    }
+    out
+}
+
+pub(crate) fn fetch_offsets(
+    b: &Broker,
+    r: OffsetFetchRequest,
+    version: i16,
+) -> OffsetFetchResponse {
+    if version >= 8 {
+        let groups = r
+            .groups
+            .iter()
+            .map(|g| {
+                let wanted: Option<Vec<(String, i32)>> = g.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .flat_map(|t| {
+                            t.partition_indexes
+                                .iter()
+                                .map(move |p| (t.name.to_string(), *p))
+                        })
+                        .collect()
+                });
+                let offsets = b
+                    .groups
+                    .fetch_offsets(g.group_id.as_str(), wanted.as_deref());
+                OffsetFetchResponseGroup::default()
+                    .with_group_id(g.group_id.clone())
+                    .with_topics(
+                        by_topic(&offsets)
+                            .into_iter()
+                            .map(|(t, list)| {
+                                OffsetFetchResponseTopics::default()
+                                    .with_name(name(&t))
+                                    .with_partitions(
+                                        list.iter()
+                                            .map(|o| {
+                                                OffsetFetchResponsePartitions::default()
+                                                    .with_partition_index(o.partition)
+                                                    .with_committed_offset(o.offset)
+                                                    .with_committed_leader_epoch(
+                                                        o.leader_epoch.unwrap_or(-1),
+                                                    )
+                                                    .with_metadata(Some(s(&o.metadata)))
+                                            })
+                                            .collect(),
+                                    )
+                            })
+                            .collect(),
+                    )
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let wanted: Option<Vec<(String, i32)>> = r.topics.as_ref().map(|ts| {
+        ts.iter()
+            .flat_map(|t| {
+                t.partition_indexes
+                    .iter()
+                    .map(move |p| (t.name.to_string(), *p))
+            })
+            .collect()
+    });
+    let offsets = b
+        .groups
+        .fetch_offsets(r.group_id.as_str(), wanted.as_deref());
+    OffsetFetchResponse::default().with_topics(
+        by_topic(&offsets)
+            .into_iter()
+            .map(|(t, list)| {
+                OffsetFetchResponseTopic::default()
+                    .with_name(name(&t))
+                    .with_partitions(list.iter().map(|o| fetched_partition(o, version)).collect())
+            })
+            .collect(),
+    )
+}
+
+pub(crate) fn describe(
+    b: &Broker,
+    r: DescribeGroupsRequest,
+    version: i16,
+) -> DescribeGroupsResponse {
+    let groups = r
+        .groups
+        .iter()
+        .map(|g| {
+            let d = b.groups.describe_group(g.as_str());
+            let mut out = DescribedGroup::default()
+                .with_group_id(g.clone())
+                .with_group_state(s(d.state.name()))
+                .with_protocol_type(s(&d.protocol_type))
+                .with_protocol_data(s(&d.protocol))
+                .with_authorized_operations(i32::MIN)
+                .with_members(
+                    d.members
+                        .iter()
+                        .map(|m| {
+                            DescribedGroupMember::default()
+                                .with_member_id(s(&m.member_id))
+                                .with_group_instance_id(if version >= 4 {
+                                    m.group_instance_id.as_deref().map(s)
+                                } else {
+                                    None
+                                })
+                                .with_client_id(s(&m.client_id))
+                                .with_client_host(s(&m.client_host))
+                                .with_member_metadata(m.metadata.clone())
+                                .with_member_assignment(m.assignment.clone())
+                        })
+                        .collect(),
+                );
+            if version >= 6 && d.state == GroupState::Dead {
+                let e = crate::group::GroupError::GroupIdNotFound;
+                out.error_code = error_codes::group(&e);
+                out.error_message = Some(s(&e.to_string()));
+            }
+            out
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(groups)
+}
+
+pub(crate) fn list(b: &Broker, r: ListGroupsRequest, version: i16) -> ListGroupsResponse {
+    let states: Vec<GroupState> = if version >= 4 {
+        r.states_filter
+            .iter()
+            .filter_map(|st| GroupState::parse(st.as_str()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if version >= 4 && states.len() != r.states_filter.len() {
+        // An unknown state name matches no group (Kafka's behaviour).
+        return ListGroupsResponse::default();
+    }
+    let wants_classic = version < 5
+        || r.types_filter.is_empty()
+        || r.types_filter
+            .iter()
+            .any(|t| t.as_str().eq_ignore_ascii_case("classic"));
+    let groups = if wants_classic {
+        b.groups
+            .list_groups(&states)
+            .iter()
+            .map(|g| {
+                let mut l = ListedGroup::default()
+                    .with_group_id(gid(&g.group_id))
+                    .with_protocol_type(s(&g.protocol_type));
+                if version >= 4 {
+                    l.group_state = s(g.state.name());
+                }
+                if version >= 5 {
+                    l.group_type = s("classic");
+                }
+                l
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    ListGroupsResponse::default().with_groups(groups)
+}
+
+pub(crate) async fn delete(b: &Broker, r: DeleteGroupsRequest) -> DeleteGroupsResponse {
+    let ids: Vec<String> = r.groups_names.iter().map(|g| g.to_string()).collect();
+    let results = b.groups.delete_groups(&ids).await;
+    DeleteGroupsResponse::default().with_results(
+        results
+            .into_iter()
+            .map(|(g, res)| {
+                delete_groups_response::DeletableGroupResult::default()
+                    .with_group_id(gid(&g))
+                    .with_error_code(res.err().map_or(0, |e| error_codes::group(&e)))
+            })
+            .collect(),
+    )
+}
+
+pub(crate) async fn delete_offsets(b: &Broker, r: OffsetDeleteRequest) -> OffsetDeleteResponse {
+    let partitions: Vec<(String, i32)> = r
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(move |p| (t.name.to_string(), p.partition_index))
+        })
+        .collect();
+    match b
+        .groups
+        .delete_offsets(r.group_id.as_str(), &partitions)
+        .await
+    {
+        Err(e) => OffsetDeleteResponse::default().with_error_code(error_codes::group(&e)),
+        Ok(results) => {
+            let mut topics: BTreeMap<String, Vec<OffsetDeleteResponsePartition>> = BTreeMap::new();
+            for (t, p, res) in results {
+                topics.entry(t).or_default().push(
+                    OffsetDeleteResponsePartition::default()
+                        .with_partition_index(p)
+                        .with_error_code(res.err().map_or(0, |e| error_codes::group(&e))),
+                );
+            }
+            OffsetDeleteResponse::default().with_topics(
+                topics
+                    .into_iter()
+                    .map(|(t, ps)| {
+                        OffsetDeleteResponseTopic::default()
+                            .with_name(name(&t))
+                            .with_partitions(ps)
+                    })
+                    .collect(),
+            )
+        }
+    }
+}
