@@ -3,6 +3,7 @@
 //! (recovery), `append`, `read`, `retention` (retention, log start, truncation).
 
 mod append;
+mod compact;
 mod open;
 mod read;
 mod retention;
@@ -24,6 +25,7 @@ use crate::engine::{Done, Engine, Op};
 use crate::error::{HotlogError, Result};
 use crate::segment::Segment;
 
+pub use compact::CompactionReport;
 pub use read::TimestampOffset;
 pub use retention::RetentionReport;
 
