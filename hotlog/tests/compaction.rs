@@ -478,8 +478,116 @@ fn gates_and_tombstones(kind: EngineKind) {
     engine.shutdown();
 }
 
+/// Compaction passes racing appends and reads: every read sees valid batches whose records are
+/// the ones appended at those offsets, and the latest value of each key survives.
+fn compaction_alongside_appends_and_reads(kind: EngineKind) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let engine = engine(kind);
+    let log = Log::open(tmp.path().join("race-0"), config(), &engine).expect("open");
+    // Offset o holds key [o % 7] and value o (big-endian); batches of 3 records.
+    let rec = |o: u64| (vec![(o % 7) as u8], Some(o.to_be_bytes().to_vec()), T0);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(Ordering::Acquire) {
+                for (o, k, v) in records(&log) {
+                    assert_eq!((k, v), (rec(o).0, rec(o).1), "offset {o}");
+                }
+            }
+        });
+        scope.spawn(|| {
+            while !done.load(Ordering::Acquire) {
+                log.compact(T0, &compaction(0.0, DELETE_RETENTION_MS))
+                    .expect("compact");
+            }
+        });
+        for b in 0..200u64 {
+            let recs: Vec<Rec> = (b * 3..b * 3 + 3).map(rec).collect();
+            append(&log, &recs, CODECS[b as usize % CODECS.len()]);
+        }
+        done.store(true, Ordering::Release);
+    });
+    log.force_roll().expect("roll");
+    log.wait_idle().expect("idle");
+    log.compact(T0, &compaction(0.0, DELETE_RETENTION_MS))
+        .expect("compact");
+    let got = records(&log);
+    assert_eq!(got.len(), 7, "one record per key: {got:?}");
+    assert_eq!(got.first().map(|r| r.0), Some(593));
+    log.close().expect("close");
+    log.wait_idle().expect("idle");
+    engine.shutdown();
+}
+
+/// Superseded batches of an idempotent producer stay as empty batches (offsets and sequence
+/// kept); other emptied batches go. Truncating below the cleaner checkpoint lowers it.
+fn idempotent_batches_and_truncation(kind: EngineKind) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("idem-0");
+    let engine = engine(kind);
+    let log = Log::open(&dir, config(), &engine).expect("open");
+    let mut b = BatchBuilder::new().producer(77, 2, 10);
+    b.record(Some(b"a"), Some(b"1"), T0)
+        .record(Some(b"b"), Some(b"1"), T0);
+    log.append(b.build(), 0).expect("append"); // offsets 0-1, superseded
+    let mut b = BatchBuilder::new();
+    b.record(Some(b"a"), Some(b"0"), T0);
+    log.append(b.build(), 0).expect("append"); // offset 2, superseded
+    let mut b = BatchBuilder::new().producer(77, 2, 12);
+    b.record(Some(b"a"), Some(b"2"), T0)
+        .record(Some(b"b"), Some(b"2"), T0);
+    let info = log.append(b.build(), 0).expect("append"); // offsets 3-4
+    block_on(log.wait_written(info.last_offset + 1)).expect("written");
+    log.force_roll().expect("roll");
+    log.wait_idle().expect("idle");
+    let r = log
+        .compact(T0, &compaction(0.0, DELETE_RETENTION_MS))
+        .expect("compact");
+    assert_eq!((r.records_removed, r.cleaned_up_to), (3, 5), "{r:?}");
+    let bytes = read_all(&log, 0, 1 << 20);
+    let headers: Vec<_> = Batches::new(&bytes, Validation::Stored)
+        .map(|b| b.expect("valid").0)
+        .collect();
+    assert_eq!(headers.len(), 2);
+    let empty = headers[0];
+    assert_eq!(
+        (empty.record_count, empty.base_offset, empty.last_offset()),
+        (0, 0, 1)
+    );
+    assert_eq!(
+        (empty.producer_id, empty.producer_epoch, empty.base_sequence),
+        (77, 2, 10)
+    );
+    assert_eq!(headers[1].base_offset, 3);
+    assert_eq!(
+        records(&log).iter().map(|r| r.0).collect::<Vec<_>>(),
+        [3, 4]
+    );
+
+    let checkpoint = || {
+        std::fs::read_to_string(dir.join("cleaner-offset-checkpoint"))
+            .expect("checkpoint")
+            .trim()
+            .parse::<u64>()
+            .expect("number")
+    };
+    assert_eq!(checkpoint(), 5);
+    let end = log.truncate_to(4).expect("truncate");
+    assert!(
+        checkpoint() <= end,
+        "checkpoint {} above end {end}",
+        checkpoint()
+    );
+    log.close().expect("close");
+    log.wait_idle().expect("idle");
+    engine.shutdown();
+}
+
 for_each_engine!(
+    idempotent_batches_and_truncation,
     compaction_matches_the_model,
     crash_mid_swap_recovers,
-    gates_and_tombstones
+    gates_and_tombstones,
+    compaction_alongside_appends_and_reads
 );

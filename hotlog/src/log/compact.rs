@@ -153,6 +153,11 @@ impl Log {
     pub fn compact(&self, now_ms: i64, cfg: &CompactionConfig) -> Result<CompactionReport> {
         cfg.validate()?;
         let _span = tracing::debug_span!("hotlog.log.compact").entered();
+        let _one_pass = self
+            .shared
+            .cleaner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dir = Arc::clone(&self.shared.dir);
         let (sealed, interval, log_end) = {
             let st = self.state();
@@ -200,8 +205,11 @@ impl Log {
             .take_while(|s| s.newest_ms <= lag_horizon)
             .count();
         let cleanable = &sealed[..cleanable];
+        // A segment is clean only when all of it is below the checkpoint (a truncation can
+        // leave the checkpoint inside a segment).
+        let is_clean = |s: &Snap| s.next_offset <= first_dirty;
         let (clean_part, dirty_part): (Vec<&Snap>, Vec<&Snap>) =
-            cleanable.iter().partition(|s| s.seg.base < first_dirty);
+            cleanable.iter().partition(|s| is_clean(s));
         let dirty_bytes: u64 = dirty_part.iter().map(|s| s.size).sum();
         let total_bytes = dirty_bytes + clean_part.iter().map(|s| s.size).sum::<u64>();
         let mut report = CompactionReport {
@@ -249,11 +257,18 @@ impl Log {
         let delete_horizon = now_ms.saturating_sub(cfg.delete_retention_ms as i64);
         let mut cleaned = Vec::new();
         for s in cleanable {
-            let drop_tombstones = s.seg.base < first_dirty && s.newest_ms <= delete_horizon;
-            if let Some(c) =
-                self.clean_segment(s, &latest, drop_tombstones, interval, cfg, &mut report)?
-            {
-                cleaned.push(c);
+            let drop_tombstones = is_clean(s) && s.newest_ms <= delete_horizon;
+            match self.clean_segment(s, &latest, drop_tombstones, interval, cfg, &mut report) {
+                Ok(Some(c)) => cleaned.push(c),
+                Ok(None) => {}
+                Err(e) => {
+                    // Nothing was swapped yet: leave no file of this pass behind (a `.swap`
+                    // would be completed by the next open, after the log may have moved on).
+                    for s in cleanable {
+                        discard(&dir, s.seg.base);
+                    }
+                    return Err(e);
+                }
             }
         }
         if !cleaned.is_empty() {
@@ -420,6 +435,18 @@ impl Log {
         }
         drop(st);
         Ok(all)
+    }
+}
+
+/// Best-effort removal of a segment's `.cleaned` and `.swap` files after a failed pass.
+fn discard(dir: &Path, base: u64) {
+    for ext in SWAP_ORDER {
+        for suffix in ["cleaned", "swap"] {
+            let p = dir.join(format!("{}.{suffix}", file_name(base, ext)));
+            if let Err(e) = remove_if_exists(&p) {
+                tracing::warn!(path = %p.display(), error = %e, "cannot remove a cleaner file");
+            }
+        }
     }
 }
 

@@ -115,6 +115,8 @@ pub(crate) struct Shared {
     progress: watch::Sender<Progress>,
     failed: AtomicBool,
     failure: Mutex<Option<String>>,
+    /// Held by a compaction pass: one at a time per log (they share the `.cleaned` files).
+    cleaner: Mutex<()>,
 }
 
 /// The append side of a log, under one mutex. Never held over data I/O: appends only queue

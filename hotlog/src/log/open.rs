@@ -332,6 +332,7 @@ impl Log {
                 progress,
                 failed: AtomicBool::new(false),
                 failure: Mutex::new(None),
+                cleaner: Mutex::new(()),
             }),
         })
     }
