@@ -96,6 +96,10 @@ pub struct CompactionConfig {
     /// The most a batch's records may decompress to (a larger batch stops the pass with an
     /// error rather than exhausting memory).
     pub max_batch_decoded_bytes: usize,
+    /// Memory for the key → offset map of a pass (Kafka's `log.cleaner.dedupe.buffer.size`):
+    /// when the dirty section has more keys, a pass cleans up to the end of the segment where
+    /// the map filled (at least one segment) and the next pass continues from there.
+    pub max_map_bytes: usize,
 }
 
 impl Default for CompactionConfig {
@@ -106,6 +110,7 @@ impl Default for CompactionConfig {
             max_compaction_lag_ms: i64::MAX as u64,
             min_cleanable_dirty_ratio: 0.5,
             max_batch_decoded_bytes: 64 << 20,
+            max_map_bytes: 128 << 20,
         }
     }
 }

@@ -466,6 +466,29 @@ fn gates_and_tombstones(kind: EngineKind) {
     assert!(!records(&log).iter().any(|(_, k, _)| k == &[0]));
     model.check(&log, T0 + 2000, 1000);
 
+    // A map limited to a few keys cleans one dirty segment per pass, and later passes go on.
+    for k in 10..13u8 {
+        let recs: Vec<Rec> = vec![(vec![k], Some(b"m".to_vec()), T0 + 2000)];
+        let offsets = append(&log, &recs, Compression::Zstd);
+        model.add(&offsets, &recs);
+        log.force_roll().expect("roll");
+    }
+    log.wait_idle().expect("idle");
+    let small_map = CompactionConfig {
+        max_map_bytes: 1,
+        ..compaction(0.0, 1000)
+    };
+    let mut checkpoints = Vec::new();
+    for _ in 0..4 {
+        let r = log.compact(T0 + 2000, &small_map).expect("compact");
+        checkpoints.push(r.cleaned_up_to);
+        model.check(&log, T0 + 2000, 1000);
+    }
+    assert!(
+        checkpoints.windows(2).take(2).all(|w| w[0] < w[1]) && checkpoints[2] == checkpoints[3],
+        "one segment per pass: {checkpoints:?}"
+    );
+
     // Reopened, the log reads the same.
     let before = records(&log);
     log.close().expect("close");

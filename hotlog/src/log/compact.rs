@@ -10,8 +10,10 @@
 //!    reach `min.cleanable.dirty.ratio`, or when the first dirty batch is older than
 //!    `max.compaction.lag.ms`.
 //! 2. **Map.** key → latest offset over the dirty part (control and transactional batches are
-//!    left out: transactions are not supported yet, so they are kept verbatim).
-//! 3. **Rewrite.** Every cleanable segment is read batch by batch; a record stays when it has a
+//!    left out: transactions are not supported yet, so they are kept verbatim). When the map
+//!    reaches `max_map_bytes`, the pass stops at the end of that segment (at least one segment
+//!    is always taken) and cleans only up to there; the next pass goes on from it.
+//! 3. **Rewrite.** Every cleanable segment up to the end of the map's section is read batch by batch; a record stays when it has a
 //!    key and no later offset of that key is in the map, except that a tombstone (null value) is
 //!    dropped from a segment that was clean before this pass and whose newest record is older
 //!    than `delete.retention.ms` (so a tombstone survives its first clean and is readable for at
@@ -28,7 +30,7 @@
 //!    state lock, for segments still in the log and still sealed, the `.swap` files are renamed
 //!    over the originals and the in-memory segment replaced by one on the new files. Readers that
 //!    hold the old segment keep reading the unlinked old inode and its old indexes. Finally the
-//!    checkpoint moves to the end of the cleanable section.
+//!    checkpoint moves to the end of the section the map covered.
 //!
 //! Recovery (`Log::open`) deletes every `.cleaned` file and completes every `<base>.log.swap`;
 //! index `.swap` files without their log are deleted. Each rewritten segment is valid on its own
@@ -54,6 +56,10 @@ use crate::config::CompactionConfig;
 use crate::error::{HotlogError, Result};
 use crate::index::{Index, IndexFile, OffsetEntry, TimeEntry, write_index};
 use crate::segment::{Segment, SegmentMeta, file_name, remove_if_exists};
+
+/// What a key map entry costs besides its key bytes (the offset, the hash table's share), for
+/// [`CompactionConfig::max_map_bytes`].
+const MAP_ENTRY_OVERHEAD: usize = 48;
 
 /// The extensions of a segment's files, index files first (the log is renamed last).
 const SWAP_ORDER: [&str; 3] = ["index", "timeindex", "log"];
@@ -216,9 +222,9 @@ impl Log {
             cleaned_up_to: checkpoint,
             ..CompactionReport::default()
         };
-        let Some(end) = dirty_part.last().map(|s| s.next_offset) else {
+        if dirty_part.is_empty() {
             return Ok(report);
-        };
+        }
         report.dirty_ratio = if total_bytes == 0 {
             0.0
         } else {
@@ -235,9 +241,16 @@ impl Log {
         }
         report.ran = true;
 
-        // key -> latest offset over the dirty part.
+        // key -> latest offset over the dirty part, or over its first segments when the map
+        // would outgrow `max_map_bytes` (at least one segment, so every pass makes progress).
         let mut latest: HashMap<Vec<u8>, u64> = HashMap::new();
+        let mut map_bytes = 0usize;
+        let mut end = first_dirty;
         for s in &dirty_part {
+            if map_bytes >= cfg.max_map_bytes && end > first_dirty {
+                break;
+            }
+            end = s.next_offset;
             let path = s.seg.path("log");
             let mut w = walk(s);
             while let Some((h, batch)) = w.next_batch().map_err(io_err("read segment", &path))? {
@@ -248,7 +261,10 @@ impl Log {
                 for r in records {
                     let offset = r.offset(&h) as u64;
                     if let Some(key) = r.key {
-                        latest.insert(key, offset);
+                        let len = key.len();
+                        if latest.insert(key, offset).is_none() {
+                            map_bytes += len + MAP_ENTRY_OVERHEAD;
+                        }
                     }
                 }
             }
@@ -256,7 +272,11 @@ impl Log {
 
         let delete_horizon = now_ms.saturating_sub(cfg.delete_retention_ms as i64);
         let mut cleaned = Vec::new();
-        for s in cleanable {
+        let cleanable: Vec<&Snap> = cleanable
+            .iter()
+            .take_while(|s| s.next_offset <= end)
+            .collect();
+        for &s in &cleanable {
             let drop_tombstones = is_clean(s) && s.newest_ms <= delete_horizon;
             match self.clean_segment(s, &latest, drop_tombstones, interval, cfg, &mut report) {
                 Ok(Some(c)) => cleaned.push(c),
@@ -264,7 +284,7 @@ impl Log {
                 Err(e) => {
                     // Nothing was swapped yet: leave no file of this pass behind (a `.swap`
                     // would be completed by the next open, after the log may have moved on).
-                    for s in cleanable {
+                    for s in &cleanable {
                         discard(&dir, s.seg.base);
                     }
                     return Err(e);
