@@ -330,6 +330,32 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// Damaged batches (a flipped byte, a cut) are errors or decode to something, never a
+        /// panic, an overflow or an allocation beyond the cap.
+        #[test]
+        fn damaged_batches_never_panic(
+            records in records_strategy(),
+            c in 0..5usize,
+            at in any::<prop::sample::Index>(),
+            flip in 1..=255u8,
+            cut in any::<bool>(),
+        ) {
+            let mut t = template();
+            t.attributes = 0;
+            let mut bytes = encode_batch(&t, &records, CODECS[c]).expect("encodes");
+            let i = HEADER_LEN.min(bytes.len() - 1) + at.index(bytes.len() - HEADER_LEN.min(bytes.len() - 1));
+            if cut {
+                bytes.truncate(i);
+                let len = (bytes.len() - LOG_OVERHEAD) as i32;
+                bytes[8..12].copy_from_slice(&len.to_be_bytes());
+            } else if i < bytes.len() {
+                bytes[i] ^= flip;
+            }
+            let _ = decode_records(&bytes, 1 << 16);
+        }
+    }
+
     #[test]
     fn header_fields_are_kept_and_gaps_allowed() {
         for codec in CODECS {
