@@ -381,6 +381,20 @@ fn crash_mid_swap_recovers(kind: EngineKind) {
             log.wait_idle().expect("idle");
         }
     }
+    // A swap whose segment retention deleted meanwhile is discarded, not resurrected.
+    let dir = tmp.path().join("deleted-meanwhile");
+    copy_dir(&before, &dir);
+    let base = &rewritten[0];
+    for ext in ["index", "timeindex", "log"] {
+        let new = std::fs::read(original.join(format!("{base}.{ext}"))).expect("new");
+        std::fs::write(dir.join(format!("{base}.{ext}.swap")), new).expect("write");
+        std::fs::remove_file(dir.join(format!("{base}.{ext}"))).expect("delete");
+    }
+    let log = Log::open(&dir, config(), &engine).expect("reopen");
+    assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+    assert!(!dir.join(format!("{base}.log")).exists());
+    log.close().expect("close");
+    log.wait_idle().expect("idle");
     engine.shutdown();
 }
 

@@ -32,8 +32,9 @@
 //!    hold the old segment keep reading the unlinked old inode and its old indexes. Finally the
 //!    checkpoint moves to the end of the section the map covered.
 //!
-//! Recovery (`Log::open`) deletes every `.cleaned` file and completes every `<base>.log.swap`;
-//! index `.swap` files without their log are deleted. Each rewritten segment is valid on its own
+//! Recovery (`Log::open`) deletes every `.cleaned` file and completes every `<base>.log.swap`
+//! (unless retention deleted `<base>.log` meanwhile: then the swap is discarded); index `.swap`
+//! files without their log are deleted. Each rewritten segment is valid on its own
 //! (it only loses records superseded in the same or a later segment), so a crash between any
 //! two steps leaves a valid log; the checkpoint is written last, so an interrupted pass is simply
 //! redone, tombstones included.
@@ -493,6 +494,12 @@ pub(crate) fn finish_swaps(dir: &Path) -> Result<()> {
     }
     let changed = !swapped_logs.is_empty() || !stray.is_empty();
     for base in swapped_logs {
+        if !dir.join(file_name(base, "log")).exists() {
+            // Retention deleted the segment while the pass ran: nothing to replace.
+            tracing::warn!(segment = base, "discarding the swap of a deleted segment");
+            discard(dir, base);
+            continue;
+        }
         tracing::warn!(
             segment = base,
             "completing an interrupted segment swap of the cleaner"
