@@ -9,6 +9,8 @@ use std::path::Path;
 pub(crate) const LEADER_EPOCH_FILE: &str = "leader-epoch-checkpoint";
 pub(crate) const LOG_START_FILE: &str = "log-start-offset";
 pub(crate) const CLEAN_SHUTDOWN_FILE: &str = ".clean-shutdown";
+/// The first offset the log cleaner has not cleaned (the start of the dirty section).
+pub(crate) const CLEANER_CHECKPOINT_FILE: &str = "cleaner-offset-checkpoint";
 
 /// fsyncs a directory, making renames, creations and deletions in it durable.
 pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {

@@ -45,9 +45,10 @@ mod segment;
 
 pub use batch::{BatchBuilder, BatchHeader, Validation};
 pub use checkpoint::{EpochEntry, LeaderEpochCache};
-pub use config::{FlushPolicy, LogConfig};
+pub use config::{CompactionConfig, FlushPolicy, LogConfig};
 pub use engine::{Engine, EngineConfig, EngineKind, probe_uring};
 pub use error::{BatchError, HotlogError, Result};
 pub use log::{
-    AppendInfo, Log, Progress, ReadSlice, RetentionReport, SegmentInfo, TimestampOffset,
+    AppendInfo, CompactionReport, Log, Progress, ReadSlice, RetentionReport, SegmentInfo,
+    TimestampOffset,
 };

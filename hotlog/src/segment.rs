@@ -92,7 +92,7 @@ impl SegmentMeta {
     }
 
     /// Adds `(max timestamp so far, its offset)` to the time index if it is newer than the last.
-    fn push_time_entry(&mut self, base: u64) {
+    pub(crate) fn push_time_entry(&mut self, base: u64) {
         if self.max_timestamp < 0 {
             return;
         }

@@ -21,7 +21,7 @@ pub const MAX_SNAPPY_BLOCK: usize = 64 << 20;
 /// Largest zstd window accepted.
 pub const MAX_ZSTD_WINDOW: u64 = 32 << 20;
 
-const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
+pub(super) const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
 
 /// The framing of one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +36,7 @@ pub struct RecordMeta {
     pub value_len: i64,
 }
 
-fn corrupt(e: impl std::fmt::Display) -> BatchError {
+pub(super) fn corrupt(e: impl std::fmt::Display) -> BatchError {
     BatchError::CorruptRecords(e.to_string())
 }
 
@@ -66,7 +66,7 @@ pub fn scan_records(batch: &[u8], mut visit: impl FnMut(&RecordMeta)) -> Result<
     }
 }
 
-fn records_reader<'a>(
+pub(super) fn records_reader<'a>(
     codec: Compression,
     body: &'a [u8],
 ) -> Result<Box<dyn BufRead + 'a>, BatchError> {

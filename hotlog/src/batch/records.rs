@@ -101,7 +101,7 @@ impl BatchBuilder {
     }
 }
 
-fn put_varlong(out: &mut Vec<u8>, v: i64) {
+pub(super) fn put_varlong(out: &mut Vec<u8>, v: i64) {
     let mut z = ((v << 1) ^ (v >> 63)) as u64;
     while z >= 0x80 {
         out.push((z as u8) | 0x80);
@@ -110,7 +110,7 @@ fn put_varlong(out: &mut Vec<u8>, v: i64) {
     out.push(z as u8);
 }
 
-fn put_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
+pub(super) fn put_bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
     match b {
         None => put_varlong(out, -1),
         Some(b) => {

@@ -3,6 +3,7 @@
 //! (recovery), `append`, `read`, `retention` (retention, log start, truncation).
 
 mod append;
+mod compact;
 mod open;
 mod read;
 mod retention;
@@ -24,6 +25,7 @@ use crate::engine::{Done, Engine, Op};
 use crate::error::{HotlogError, Result};
 use crate::segment::Segment;
 
+pub use compact::CompactionReport;
 pub use read::TimestampOffset;
 pub use retention::RetentionReport;
 
@@ -113,6 +115,8 @@ pub(crate) struct Shared {
     progress: watch::Sender<Progress>,
     failed: AtomicBool,
     failure: Mutex<Option<String>>,
+    /// Held by a compaction pass: one at a time per log (they share the `.cleaned` files).
+    cleaner: Mutex<()>,
 }
 
 /// The append side of a log, under one mutex. Never held over data I/O: appends only queue

@@ -203,6 +203,7 @@ impl Log {
             Err(e) => return Err(HotlogError::io("read leader epochs", &*dir, e)),
         };
 
+        super::compact::finish_swaps(&dir)?;
         let bases = scan_dir(&dir)?;
         let mut segments: BTreeMap<u64, Arc<Segment>> = BTreeMap::new();
         let interval = config.index_interval_bytes;
@@ -331,6 +332,7 @@ impl Log {
                 progress,
                 failed: AtomicBool::new(false),
                 failure: Mutex::new(None),
+                cleaner: Mutex::new(()),
             }),
         })
     }

@@ -38,9 +38,11 @@ impl Log {
             if let Some((_, s)) = st.segments.range(..=offset).next_back() {
                 segs.push(Arc::clone(s));
             }
+            // Compaction can empty segments; they hold no batch to find.
             segs.extend(
                 st.segments
                     .range(offset + 1..)
+                    .filter(|(_, s)| s.meta().size > 0)
                     .take(2)
                     .map(|(_, s)| Arc::clone(s)),
             );

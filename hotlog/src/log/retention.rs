@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use super::open::rebuild_after_truncate;
 use super::{Log, State};
-use crate::checkpoint::{LEADER_EPOCH_FILE, LOG_START_FILE, fsync_dir, write_atomic};
+use crate::checkpoint::{
+    CLEANER_CHECKPOINT_FILE, LEADER_EPOCH_FILE, LOG_START_FILE, fsync_dir, read_offset,
+    write_atomic,
+};
 use crate::error::{HotlogError, Result};
 use crate::metrics;
 use crate::segment::Segment;
@@ -58,7 +61,12 @@ impl Log {
         let by_time = match st.config.retention_ms {
             Some(ms) => stats
                 .iter()
-                .take_while(|(size, ts)| *size > 0 && now_ms.saturating_sub(*ts) > ms as i64)
+                .enumerate()
+                // An empty sealed segment (emptied by compaction) may go; an empty active one
+                // is left alone.
+                .take_while(|(i, (size, ts))| {
+                    (*size > 0 || i + 1 < stats.len()) && now_ms.saturating_sub(*ts) > ms as i64
+                })
                 .count(),
             None => 0,
         };
@@ -211,6 +219,19 @@ impl Log {
         st.log_start = st.log_start.min(new_end);
         st.epochs.truncate_from_end(new_end);
         write_atomic(&dir, LEADER_EPOCH_FILE, st.epochs.encode().as_bytes()).map_err(io)?;
+        // What was cleaned above the new end is gone; offsets appended there again are dirty.
+        let cleaner = dir.join(CLEANER_CHECKPOINT_FILE);
+        if read_offset(&cleaner)
+            .map_err(io)?
+            .is_some_and(|c| c > new_end)
+        {
+            write_atomic(
+                &dir,
+                CLEANER_CHECKPOINT_FILE,
+                new_end.to_string().as_bytes(),
+            )
+            .map_err(io)?;
+        }
         fsync_dir(&dir).map_err(io)?;
         self.shared.progress.send_modify(|p| {
             p.written = new_end;
