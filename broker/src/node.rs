@@ -11,7 +11,7 @@ use anyhow::Context;
 use std::collections::BTreeMap;
 
 use controller::{BrokerInfo, LocalStore, MetadataStore, NewTopic};
-use hotlog::{Engine, EngineConfig, EngineKind};
+use hotlog::{CompactionConfig, Engine, EngineConfig, EngineKind};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::broker::Broker;
 use crate::config::Config;
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC, OffsetsTopicLog};
-use crate::partition::{Partitions, now_ms};
+use crate::partition::{Partition, Partitions, now_ms};
 use crate::server;
 
 /// How often producer-state snapshots are written, bounding the replay after a crash.
@@ -241,7 +241,45 @@ async fn follow_metadata(broker: Arc<Broker>, shutdown: CancellationToken) {
     }
 }
 
-/// Retention on every partition each `retention_check_interval_ms`, and producer snapshots.
+/// One cleaning pass over a partition, by its `cleanup.policy`: time and size retention for
+/// `delete`, compaction for `compact` (both for `compact,delete`). Blocking.
+fn clean(p: &Partition) {
+    let settings = p.settings();
+    if settings.cleanup_policy_delete {
+        match p.log.enforce_retention(now_ms()) {
+            Ok(report) if report.deleted_segments > 0 => {
+                p.producers().truncate_head(p.log_start_offset());
+                tracing::info!(topic = %p.topic, partition = p.index, ?report, "retention deleted segments");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "retention failed")
+            }
+        }
+    }
+    if settings.cleanup_policy_compact {
+        let cfg = CompactionConfig {
+            delete_retention_ms: settings.delete_retention_ms,
+            min_compaction_lag_ms: settings.min_compaction_lag_ms,
+            max_compaction_lag_ms: settings.max_compaction_lag_ms,
+            min_cleanable_dirty_ratio: f64::from(settings.min_cleanable_dirty_ratio_permille)
+                / 1000.0,
+            ..CompactionConfig::default()
+        };
+        match p.log.compact(now_ms(), &cfg) {
+            Ok(report) if report.ran => {
+                tracing::info!(topic = %p.topic, partition = p.index, ?report, "compacted");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "compaction failed")
+            }
+        }
+    }
+}
+
+/// Retention and compaction on every partition each `retention_check_interval_ms`, and
+/// producer snapshots.
 async fn housekeeping(broker: Arc<Broker>, shutdown: CancellationToken) {
     let every = Duration::from_millis(broker.config.topics.retention_check_interval_ms);
     let mut retention = tokio::time::interval(every);
@@ -258,16 +296,7 @@ async fn housekeeping(broker: Arc<Broker>, shutdown: CancellationToken) {
         let work = tokio::task::spawn_blocking(move || {
             for p in partitions {
                 if retention_due {
-                    match p.log.enforce_retention(now_ms()) {
-                        Ok(report) if report.deleted_segments > 0 => {
-                            p.producers().truncate_head(p.log_start_offset());
-                            tracing::info!(topic = %p.topic, partition = p.index, ?report, "retention deleted segments");
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "retention failed")
-                        }
-                    }
+                    clean(&p);
                 } else if let Err(e) = p.snapshot_producers() {
                     tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "producer snapshot failed");
                 }

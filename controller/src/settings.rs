@@ -56,6 +56,14 @@ pub struct TopicSettings {
     pub local_retention_ms: i64,
     /// `local.retention.bytes` as Kafka keeps it: -2 follows `retention.bytes`, -1 no limit.
     pub local_retention_bytes: i64,
+    /// `delete.retention.ms`: how long tombstones of a compacted topic stay readable.
+    pub delete_retention_ms: u64,
+    /// `min.compaction.lag.ms`.
+    pub min_compaction_lag_ms: u64,
+    /// `max.compaction.lag.ms`.
+    pub max_compaction_lag_ms: u64,
+    /// `min.cleanable.dirty.ratio`, in thousandths (kept as an integer so settings stay `Eq`).
+    pub min_cleanable_dirty_ratio_permille: u32,
 }
 
 impl Default for TopicSettings {
@@ -78,6 +86,10 @@ impl Default for TopicSettings {
             remote_storage_enable: false,
             local_retention_ms: -2,
             local_retention_bytes: -2,
+            delete_retention_ms: 24 * 3600 * 1000,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX as u64,
+            min_cleanable_dirty_ratio_permille: 500,
         }
     }
 }
@@ -123,6 +135,20 @@ impl TopicSettings {
             remote_storage_enable: r.flag("remote.storage.enable")?,
             local_retention_ms: r.long("local.retention.ms")?,
             local_retention_bytes: r.long("local.retention.bytes")?,
+            delete_retention_ms: r.unsigned("delete.retention.ms")?,
+            min_compaction_lag_ms: r.unsigned("min.compaction.lag.ms")?,
+            max_compaction_lag_ms: r.unsigned("max.compaction.lag.ms")?,
+            min_cleanable_dirty_ratio_permille: {
+                let v = r.value("min.cleanable.dirty.ratio")?;
+                let ratio: f64 = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| ControllerError::InvalidConfig {
+                        key: "min.cleanable.dirty.ratio".into(),
+                        reason: format!("{v:?} is not a number"),
+                    })?;
+                (ratio.clamp(0.0, 1.0) * 1000.0).round() as u32
+            },
         })
     }
 }
