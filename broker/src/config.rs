@@ -72,8 +72,8 @@ impl Default for GroupsConfig {
     fn default() -> Self {
         GroupsConfig {
             offsets_topic_partitions: 50,
-            initial_rebalance_delay_ms: 3000,
-            min_session_timeout_ms: 6000,
+            initial_rebalance_delay_ms: 0,
+            min_session_timeout_ms: 1000,
             max_session_timeout_ms: 1_800_000,
             offsets_retention_minutes: 7 * 24 * 60,
             offsets_retention_check_interval_ms: 600_000,
