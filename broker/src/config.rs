@@ -137,6 +137,8 @@ pub struct TopicDefaults {
     pub message_timestamp_type: String,
     /// How often retention runs (`log.retention.check.interval.ms`).
     pub retention_check_interval_ms: u64,
+    /// How often compacted topics are cleaned (`log.cleaner.backoff.ms`).
+    pub cleaner_backoff_ms: u64,
 }
 
 impl Default for Config {
@@ -178,6 +180,7 @@ impl Default for TopicDefaults {
             max_message_bytes: 1_048_588,
             message_timestamp_type: "CreateTime".into(),
             retention_check_interval_ms: 300_000,
+            cleaner_backoff_ms: 15_000,
         }
     }
 }
@@ -310,6 +313,9 @@ impl Config {
                 "topics.flush",
                 format!("{:?}: expected replicated or fsync", t.flush),
             );
+        }
+        if t.cleaner_backoff_ms == 0 {
+            return invalid("topics.cleaner_backoff_ms", "must be positive".into());
         }
         if t.retention_check_interval_ms == 0 {
             return invalid(

@@ -241,9 +241,8 @@ async fn follow_metadata(broker: Arc<Broker>, shutdown: CancellationToken) {
     }
 }
 
-/// One cleaning pass over a partition, by its `cleanup.policy`: time and size retention for
-/// `delete`, compaction for `compact` (both for `compact,delete`). Blocking.
-fn clean(p: &Partition) {
+/// Time and size retention, for partitions whose `cleanup.policy` includes `delete`. Blocking.
+fn retain(p: &Partition) {
     let settings = p.settings();
     if settings.cleanup_policy_delete {
         match p.log.enforce_retention(now_ms()) {
@@ -257,6 +256,12 @@ fn clean(p: &Partition) {
             }
         }
     }
+}
+
+/// A compaction pass, for partitions whose `cleanup.policy` includes `compact`; it returns at
+/// once when the dirty ratio is below the topic's `min.cleanable.dirty.ratio`. Blocking.
+fn compact(p: &Partition) {
+    let settings = p.settings();
     if settings.cleanup_policy_compact {
         let cfg = CompactionConfig {
             delete_retention_ms: settings.delete_retention_ms,
@@ -278,28 +283,36 @@ fn clean(p: &Partition) {
     }
 }
 
-/// Retention and compaction on every partition each `retention_check_interval_ms`, and
-/// producer snapshots.
+/// Writes a producer-state snapshot. Blocking.
+fn snapshot(p: &Partition) {
+    if let Err(e) = p.snapshot_producers() {
+        tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "producer snapshot failed");
+    }
+}
+
+/// Retention every `retention_check_interval_ms`, compaction every `cleaner_backoff_ms` (Kafka's
+/// log cleaner wakes every `log.cleaner.backoff.ms`), producer snapshots every minute.
 async fn housekeeping(broker: Arc<Broker>, shutdown: CancellationToken) {
     let every = Duration::from_millis(broker.config.topics.retention_check_interval_ms);
     let mut retention = tokio::time::interval(every);
     let mut snapshots = tokio::time::interval(SNAPSHOT_INTERVAL);
+    let mut cleaner = tokio::time::interval(Duration::from_millis(
+        broker.config.topics.cleaner_backoff_ms,
+    ));
     retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     snapshots.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    cleaner.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let retention_due = tokio::select! {
+        let job: fn(&Partition) = tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = retention.tick() => true,
-            _ = snapshots.tick() => false,
+            _ = retention.tick() => retain,
+            _ = cleaner.tick() => compact,
+            _ = snapshots.tick() => snapshot,
         };
         let partitions = broker.partitions.all();
         let work = tokio::task::spawn_blocking(move || {
             for p in partitions {
-                if retention_due {
-                    clean(&p);
-                } else if let Err(e) = p.snapshot_producers() {
-                    tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "producer snapshot failed");
-                }
+                job(&p);
             }
         });
         if let Err(e) = work.await {

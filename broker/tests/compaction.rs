@@ -13,9 +13,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 #[test]
 fn the_broker_compacts_topics_with_cleanup_policy_compact() {
-    let node = Broker::start(
-        BrokerOpts::default().env("STRATA_TOPICS_RETENTION_CHECK_INTERVAL_MS", "200"),
-    );
+    let node = Broker::start(BrokerOpts::default().env("STRATA_TOPICS_CLEANER_BACKOFF_MS", "200"));
     let bootstrap = node.bootstrap();
     // Small segments so most of the data is in sealed segments the cleaner may rewrite.
     let create = format!(
