@@ -290,6 +290,15 @@ fn fetched_partition(o: &FetchedOffset, version: i16) -> OffsetFetchResponsePart
         .with_metadata(Some(s(&o.metadata)))
 }
 
+/// The (topic, partition) pairs an OffsetFetch asks for.
+fn partitions<'a>(
+    topics: impl Iterator<Item = (&'a TopicName, &'a Vec<i32>)>,
+) -> Vec<(String, i32)> {
+    topics
+        .flat_map(|(name, indexes)| indexes.iter().map(move |p| (name.to_string(), *p)))
+        .collect()
+}
+
 /// Groups the fetched offsets by topic, in first-seen order.
 fn by_topic(offsets: &[FetchedOffset]) -> Vec<(String, Vec<&FetchedOffset>)> {
     let mut out: Vec<(String, Vec<&FetchedOffset>)> = Vec::new();
@@ -312,15 +321,10 @@ pub(crate) fn fetch_offsets(
             .groups
             .iter()
             .map(|g| {
-                let wanted: Option<Vec<(String, i32)>> = g.topics.as_ref().map(|ts| {
-                    ts.iter()
-                        .flat_map(|t| {
-                            t.partition_indexes
-                                .iter()
-                                .map(move |p| (t.name.to_string(), *p))
-                        })
-                        .collect()
-                });
+                let wanted = g
+                    .topics
+                    .as_ref()
+                    .map(|ts| partitions(ts.iter().map(|t| (&t.name, &t.partition_indexes))));
                 let offsets = b
                     .groups
                     .fetch_offsets(g.group_id.as_str(), wanted.as_deref());
@@ -352,15 +356,10 @@ pub(crate) fn fetch_offsets(
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
     }
-    let wanted: Option<Vec<(String, i32)>> = r.topics.as_ref().map(|ts| {
-        ts.iter()
-            .flat_map(|t| {
-                t.partition_indexes
-                    .iter()
-                    .map(move |p| (t.name.to_string(), *p))
-            })
-            .collect()
-    });
+    let wanted = r
+        .topics
+        .as_ref()
+        .map(|ts| partitions(ts.iter().map(|t| (&t.name, &t.partition_indexes))));
     let offsets = b
         .groups
         .fetch_offsets(r.group_id.as_str(), wanted.as_deref());
