@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 
 use super::codec::{XERIAL_MAGIC, corrupt, records_reader};
 use super::header::{BatchHeader, CRC_START, Compression, HEADER_LEN, LOG_OVERHEAD};
-use super::records::{put_bytes, put_varlong};
+use super::records::{RecordCursor, put_bytes, put_varlong};
 use crate::error::BatchError;
 
 /// Uncompressed bytes per xerial snappy block, as the Java client writes them.
@@ -67,86 +67,28 @@ pub fn decode_records(
         });
     }
     let count = usize::try_from(header.record_count).map_err(corrupt)?;
-    let mut r = Slice {
-        buf: &plain,
-        pos: 0,
-    };
+    let mut cursor = RecordCursor::new(&plain, 0);
     // Every record takes at least 7 bytes; never preallocate from an untrusted count alone.
     let mut records = Vec::with_capacity(count.min(plain.len() / 7 + 1));
     for index in 0..count {
-        let rec = r
-            .record()
-            .ok_or_else(|| corrupt(format!("record {index} of {count} is malformed")))?;
-        records.push(rec);
+        let r = cursor
+            .next_record()
+            .map_err(|_| corrupt(format!("record {index} of {count} is malformed")))?;
+        records.push(OwnedRecord {
+            attributes: r.attributes,
+            timestamp_delta: r.timestamp_delta,
+            offset_delta: r.offset_delta,
+            key: r.key.map(<[u8]>::to_vec),
+            value: r.value.map(<[u8]>::to_vec),
+            headers: r.headers.to_vec(),
+        });
     }
-    if r.pos != plain.len() {
+    if cursor.pos != plain.len() {
         return Err(corrupt(format!(
             "bytes left after the {count} records the header announces"
         )));
     }
     Ok((header, records))
-}
-
-/// A bounds-checked reader over decompressed records.
-struct Slice<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl Slice<'_> {
-    fn varlong(&mut self) -> Option<i64> {
-        let mut z: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let b = *self.buf.get(self.pos)?;
-            self.pos += 1;
-            z |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Some((z >> 1) as i64 ^ -((z & 1) as i64));
-            }
-        }
-        None
-    }
-
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let end = self.pos.checked_add(n)?;
-        let b = self.buf.get(self.pos..end)?;
-        self.pos = end;
-        Some(b)
-    }
-
-    fn bytes(&mut self) -> Option<Option<Vec<u8>>> {
-        let len = self.varlong()?;
-        if len < 0 {
-            return Some(None);
-        }
-        Some(Some(self.take(usize::try_from(len).ok()?)?.to_vec()))
-    }
-
-    fn record(&mut self) -> Option<OwnedRecord> {
-        let len = usize::try_from(self.varlong()?).ok()?;
-        let end = self.pos.checked_add(len)?;
-        if end > self.buf.len() {
-            return None;
-        }
-        let attributes = self.take(1)?[0];
-        let timestamp_delta = self.varlong()?;
-        let offset_delta = self.varlong()?;
-        let key = self.bytes()?;
-        let value = self.bytes()?;
-        if self.pos > end {
-            return None;
-        }
-        let headers = self.buf[self.pos..end].to_vec();
-        self.pos = end;
-        Some(OwnedRecord {
-            attributes,
-            timestamp_delta,
-            offset_delta,
-            key,
-            value,
-            headers,
-        })
-    }
 }
 
 /// Builds a v2 batch holding `records`, compressed with `codec`, that keeps `template`'s base

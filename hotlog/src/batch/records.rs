@@ -129,12 +129,109 @@ pub struct Record<'a> {
     pub value: Option<&'a [u8]>,
 }
 
+/// One record's fields, borrowed from a records section (a batch's own bytes when uncompressed,
+/// or the decompressed section). Offsets and timestamps are deltas from the batch header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RawRecord<'a> {
+    pub(crate) attributes: u8,
+    pub(crate) timestamp_delta: i64,
+    pub(crate) offset_delta: i64,
+    pub(crate) key: Option<&'a [u8]>,
+    pub(crate) value: Option<&'a [u8]>,
+    /// The headers section as found: a varint count, then the headers.
+    pub(crate) headers: &'a [u8],
+}
+
+/// Why a record could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordFault {
+    /// The buffer ends before `needed` bytes (an absolute position).
+    Truncated { needed: usize },
+    /// A length or varint that no valid record has.
+    Invalid,
+}
+
+/// Reads records one after another from a buffer; every length is checked against it.
+#[derive(Debug)]
+pub(crate) struct RecordCursor<'a> {
+    buf: &'a [u8],
+    pub(crate) pos: usize,
+}
+
+impl<'a> RecordCursor<'a> {
+    pub(crate) fn new(buf: &'a [u8], pos: usize) -> Self {
+        RecordCursor { buf, pos }
+    }
+
+    fn varlong(&mut self) -> Result<i64, RecordFault> {
+        let mut z: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let Some(&b) = self.buf.get(self.pos) else {
+                return Err(RecordFault::Truncated {
+                    needed: self.pos.saturating_add(1),
+                });
+            };
+            self.pos += 1;
+            z |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok((z >> 1) as i64 ^ -((z & 1) as i64));
+            }
+        }
+        Err(RecordFault::Invalid)
+    }
+
+    fn take(&mut self, len: usize) -> Result<&'a [u8], RecordFault> {
+        let truncated = RecordFault::Truncated {
+            needed: self.pos.saturating_add(len),
+        };
+        let end = self.pos.checked_add(len).ok_or(truncated)?;
+        let b = self.buf.get(self.pos..end).ok_or(truncated)?;
+        self.pos = end;
+        Ok(b)
+    }
+
+    fn bytes(&mut self) -> Result<Option<&'a [u8]>, RecordFault> {
+        let len = self.varlong()?;
+        if len < 0 {
+            return Ok(None);
+        }
+        let len = usize::try_from(len).map_err(|_| RecordFault::Invalid)?;
+        self.take(len).map(Some)
+    }
+
+    /// The next record; the cursor moves past it.
+    pub(crate) fn next_record(&mut self) -> Result<RawRecord<'a>, RecordFault> {
+        let len = usize::try_from(self.varlong()?).map_err(|_| RecordFault::Invalid)?;
+        let end = self.pos.checked_add(len).ok_or(RecordFault::Invalid)?;
+        if end > self.buf.len() {
+            return Err(RecordFault::Truncated { needed: end });
+        }
+        let attributes = self.take(1)?[0];
+        let timestamp_delta = self.varlong()?;
+        let offset_delta = self.varlong()?;
+        let key = self.bytes()?;
+        let value = self.bytes()?;
+        if self.pos > end {
+            return Err(RecordFault::Invalid);
+        }
+        let headers = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(RawRecord {
+            attributes,
+            timestamp_delta,
+            offset_delta,
+            key,
+            value,
+            headers,
+        })
+    }
+}
+
 /// Reads the records of one uncompressed v2 batch. Every length is checked against the batch,
 /// so a corrupt batch ends the iteration with an error instead of reading out of bounds.
 #[derive(Debug)]
 pub struct RecordReader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    cursor: RecordCursor<'a>,
     header: BatchHeader,
     left: i32,
 }
@@ -148,68 +245,25 @@ impl<'a> RecordReader<'a> {
         }
         let end = header.total_len().min(batch.len());
         Ok(RecordReader {
-            buf: &batch[..end],
-            pos: HEADER_LEN,
+            cursor: RecordCursor::new(&batch[..end], HEADER_LEN),
             header,
             left: header.record_count.max(0),
         })
     }
 
-    fn varlong(&mut self) -> Result<i64, BatchError> {
-        let mut z: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let Some(&b) = self.buf.get(self.pos) else {
-                return Err(self.truncated(1));
-            };
-            self.pos += 1;
-            z |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok((z >> 1) as i64 ^ -((z & 1) as i64));
-            }
-        }
-        Err(BatchError::InvalidLength(self.header.batch_length))
-    }
-
-    fn bytes(&mut self) -> Result<Option<&'a [u8]>, BatchError> {
-        let len = self.varlong()?;
-        if len < 0 {
-            return Ok(None);
-        }
-        let len = usize::try_from(len).map_err(|_| self.truncated(usize::MAX))?;
-        let end = self.pos.checked_add(len).ok_or(self.truncated(len))?;
-        let Some(b) = self.buf.get(self.pos..end) else {
-            return Err(self.truncated(len));
-        };
-        self.pos = end;
-        Ok(Some(b))
-    }
-
-    fn truncated(&self, needed: usize) -> BatchError {
-        BatchError::Truncated {
-            needed: self.pos.saturating_add(needed),
-            available: self.buf.len(),
-        }
-    }
-
     fn read_one(&mut self) -> Result<Record<'a>, BatchError> {
-        let len = self.varlong()?;
-        let len = usize::try_from(len)
-            .map_err(|_| BatchError::InvalidLength(self.header.batch_length))?;
-        let end = self.pos.checked_add(len).ok_or(self.truncated(len))?;
-        if end > self.buf.len() {
-            return Err(self.truncated(len));
-        }
-        self.pos += 1; // attributes
-        let ts_delta = self.varlong()?;
-        let offset_delta = self.varlong()?;
-        let key = self.bytes()?;
-        let value = self.bytes()?;
-        self.pos = end; // skip headers
+        let r = self.cursor.next_record().map_err(|f| match f {
+            RecordFault::Truncated { needed } => BatchError::Truncated {
+                needed,
+                available: self.cursor.buf.len(),
+            },
+            RecordFault::Invalid => BatchError::InvalidLength(self.header.batch_length),
+        })?;
         Ok(Record {
-            offset: self.header.base_offset.saturating_add(offset_delta),
-            timestamp: self.header.base_timestamp.saturating_add(ts_delta),
-            key,
-            value,
+            offset: self.header.base_offset.saturating_add(r.offset_delta),
+            timestamp: self.header.base_timestamp.saturating_add(r.timestamp_delta),
+            key: r.key,
+            value: r.value,
         })
     }
 }
