@@ -5,8 +5,7 @@
 
 use std::sync::Arc;
 
-use hotlog::Validation;
-use hotlog::batch::{BatchBuilder, Batches, RecordReader};
+use hotlog::batch::{BatchBuilder, RecordReader};
 
 use super::codec;
 use super::records::{GroupLog, GroupLogError, GroupRecord, partition_for};
@@ -14,9 +13,6 @@ use crate::partition::{Partitions, now_ms};
 
 /// Kafka's internal topic of group metadata and committed offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
-
-/// Read size when loading the topic.
-const READ_CHUNK: u64 = 1 << 20;
 
 /// [`GroupLog`] over `__consumer_offsets`.
 #[derive(Debug, Clone)]
@@ -94,32 +90,14 @@ impl GroupLog for OffsetsTopicLog {
 /// live in one partition, so their order is kept.
 fn read_all(partitions: &Partitions, count: i32) -> Result<Vec<GroupRecord>, GroupLogError> {
     let mut out = Vec::new();
-    let mut buf = Vec::new();
     for index in 0..count {
         let Some(p) = partitions.get(OFFSETS_TOPIC, index) else {
             continue;
         };
-        let end = p.log.log_end_offset();
-        let mut offset = p.log.log_start_offset();
-        while offset < end {
-            let slice = p
-                .log
-                .read(offset, READ_CHUNK, None)
-                .map_err(|e| failed(format!("reading {OFFSETS_TOPIC}-{index}: {e}")))?;
-            if slice.is_empty() {
-                break;
-            }
-            buf.clear();
-            slice
-                .read_into(&mut buf)
-                .map_err(|e| failed(format!("reading {OFFSETS_TOPIC}-{index}: {e}")))?;
-            for item in Batches::new(&buf, Validation::Stored) {
-                let (_, range) =
-                    item.map_err(|e| failed(format!("{OFFSETS_TOPIC}-{index}: {e}")))?;
-                let records = RecordReader::new(&buf[range])
-                    .map_err(|e| failed(format!("{OFFSETS_TOPIC}-{index}: {e}")))?;
-                for rec in records {
-                    let rec = rec.map_err(|e| failed(format!("{OFFSETS_TOPIC}-{index}: {e}")))?;
+        p.log
+            .scan_batches(0, |_, batch| {
+                for rec in RecordReader::new(batch)? {
+                    let rec = rec?;
                     let Some(key) = rec.key else { continue };
                     match codec::decode(key, rec.value) {
                         Ok(r) => out.push(r),
@@ -129,9 +107,9 @@ fn read_all(partitions: &Partitions, count: i32) -> Result<Vec<GroupRecord>, Gro
                         }
                     }
                 }
-            }
-            offset = slice.next_offset.max(offset + 1);
-        }
+                Ok(())
+            })
+            .map_err(|e| failed(format!("reading {OFFSETS_TOPIC}-{index}: {e}")))?;
     }
     Ok(out)
 }

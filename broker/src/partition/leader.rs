@@ -5,15 +5,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use controller::{TimestampType, TopicId, TopicSettings};
-use hotlog::batch::Batches;
-use hotlog::{FlushPolicy, Log, LogConfig, Validation};
+use hotlog::{FlushPolicy, Log, LogConfig};
 
 use super::producers::{BatchMeta, IncomingBatch, ProducerStates};
 use super::snapshot;
 use crate::protocol::error_codes::ServeError;
-
-/// Read size when replaying the log into the producer state.
-const REPLAY_CHUNK: u64 = 1 << 20;
 
 /// Producer ids unused this long are forgotten (Kafka's `producer.id.expiration.ms`).
 pub(super) const PRODUCER_ID_EXPIRATION_MS: i64 = 24 * 3600 * 1000;
@@ -170,52 +166,35 @@ fn restore_producers(log: &Log) -> ProducerStates {
         Some((s, at)) => (s, (at as u64).max(start)),
         None => (ProducerStates::default(), start),
     };
-    if let Err(e) = replay(log, from, end, &mut states) {
+    if let Err(e) = replay(log, from, &mut states) {
         tracing::warn!(dir = %log.dir().display(), error = %e, "replaying producer state stopped early");
     }
     states.truncate_head(start as i64);
     states
 }
 
-/// Feeds the idempotent batches in `[from, end)` into `states`.
-fn replay(log: &Log, mut from: u64, end: u64, states: &mut ProducerStates) -> hotlog::Result<()> {
+/// Feeds the idempotent batches from `from` to the log end into `states`.
+fn replay(log: &Log, from: u64, states: &mut ProducerStates) -> hotlog::Result<()> {
     let now = now_ms();
-    let mut buf = Vec::new();
-    while from < end {
-        let slice = log.read(from, REPLAY_CHUNK, None)?;
-        if slice.is_empty() {
-            break;
+    log.scan_batches(from, |h, _| {
+        if h.producer_id >= 0 && !h.is_control() {
+            let b = IncomingBatch {
+                producer_id: h.producer_id,
+                epoch: h.producer_epoch,
+                first_seq: h.base_sequence,
+                last_seq: h.base_sequence.wrapping_add(h.last_offset_delta),
+            };
+            let meta = BatchMeta {
+                first_seq: b.first_seq,
+                last_seq: b.last_seq,
+                first_offset: h.base_offset,
+                last_offset: h.last_offset(),
+                max_timestamp: h.max_timestamp,
+            };
+            states.record(&b, meta, now);
         }
-        buf.clear();
-        slice
-            .read_into(&mut buf)
-            .map_err(|e| hotlog::HotlogError::Io {
-                path: log.dir().to_path_buf(),
-                op: "replay producer state",
-                source: e,
-            })?;
-        for item in Batches::new(&buf, Validation::Stored) {
-            let (h, _) = item?;
-            if h.producer_id >= 0 && !h.is_control() {
-                let b = IncomingBatch {
-                    producer_id: h.producer_id,
-                    epoch: h.producer_epoch,
-                    first_seq: h.base_sequence,
-                    last_seq: h.base_sequence.wrapping_add(h.last_offset_delta),
-                };
-                let meta = BatchMeta {
-                    first_seq: b.first_seq,
-                    last_seq: b.last_seq,
-                    first_offset: h.base_offset,
-                    last_offset: h.last_offset(),
-                    max_timestamp: h.max_timestamp,
-                };
-                states.record(&b, meta, now);
-            }
-        }
-        from = slice.next_offset.max(from + 1);
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Kafka's `partition.metadata` file: which topic id a partition directory belongs to, so a

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{Log, ReadSlice};
-use crate::batch::{Compression, RecordReader};
+use crate::batch::{BatchHeader, Batches, Compression, RecordReader, Validation};
 use crate::error::{HotlogError, Result};
 use crate::segment::{Found, Segment};
 
@@ -14,7 +14,43 @@ pub struct TimestampOffset {
     pub timestamp: i64,
 }
 
+/// Bytes read at a time by [`Log::scan_batches`].
+const SCAN_CHUNK: u64 = 1 << 20;
+
 impl Log {
+    /// Calls `visit` with every batch (checked header and bytes) from the one holding `from`
+    /// to the written end, in offset order, reading about a MiB at a time: for rebuilding state
+    /// from a log at start (producer state, group metadata). Blocking file I/O.
+    pub fn scan_batches(
+        &self,
+        from: u64,
+        mut visit: impl FnMut(&BatchHeader, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let end = self.log_end_offset();
+        let mut offset = from.max(self.log_start_offset());
+        let mut buf = Vec::new();
+        while offset < end {
+            let slice = self.read(offset, SCAN_CHUNK, None)?;
+            if slice.is_empty() {
+                break;
+            }
+            buf.clear();
+            slice
+                .read_into(&mut buf)
+                .map_err(|source| HotlogError::Io {
+                    op: "scan batches",
+                    path: self.dir().to_path_buf(),
+                    source,
+                })?;
+            for item in Batches::new(&buf, Validation::Stored) {
+                let (h, range) = item?;
+                visit(&h, &buf[range])?;
+            }
+            offset = slice.next_offset.max(offset + 1);
+        }
+        Ok(())
+    }
+
     /// Reads from `offset`: a region of one segment holding whole batches, at most `max_bytes`
     /// except that the first batch is always whole (Kafka's rule, so a consumer can always make
     /// progress), and only batches that end before `bound` (for example the high watermark).
