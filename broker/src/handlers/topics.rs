@@ -9,8 +9,8 @@ use kafka_protocol::messages::create_topics_response::{
 };
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{
-    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
-    DeleteTopicsRequest, DeleteTopicsResponse,
+    BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
+    CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
 };
 
 use super::util::{name, s, topic_id, uuid};
@@ -30,32 +30,26 @@ pub(crate) async fn create(
         let result = CreatableTopicResult::default().with_name(t.name.clone());
         if !seen.insert(topic.clone()) {
             // Kafka answers every copy of a topic named twice with INVALID_REQUEST.
-            results.push(
-                result
-                    .with_error_code(ServeError::InvalidRequest(String::new()).code())
-                    .with_error_message(Some(s("duplicate topic name in the request"))),
-            );
+            results.push(refused(
+                result,
+                ServeError::InvalidRequest("duplicate topic name in the request".into()),
+            ));
             continue;
         }
         let mut partitions = t.num_partitions;
         if !t.assignments.is_empty() {
             if partitions != -1 || t.replication_factor != -1 {
-                results.push(result.with_error_code(ServeError::InvalidRequest(String::new()).code()).with_error_message(Some(s(
-                    "a manual assignment requires num_partitions and replication_factor of -1",
-                ))));
+                results.push(refused(
+                    result,
+                    ServeError::InvalidRequest(
+                        "a manual assignment requires num_partitions and replication_factor of -1"
+                            .into(),
+                    ),
+                ));
                 continue;
             }
-            if let Some(bad) = t
-                .assignments
-                .iter()
-                .flat_map(|a| &a.broker_ids)
-                .find(|id| id.0 != b.node_id)
-            {
-                results.push(
-                    result
-                        .with_error_code(ServeError::InvalidReplicaAssignment(String::new()).code())
-                        .with_error_message(Some(s(&format!("broker {} does not exist", bad.0)))),
-                );
+            if let Err(e) = only_this_broker(b, t.assignments.iter().flat_map(|a| &a.broker_ids)) {
+                results.push(refused(result, e));
                 continue;
             }
             partitions = t.assignments.len() as i32;
@@ -126,6 +120,25 @@ fn fit_created(r: &mut CreatableTopicResult, version: i16) {
     if version < 7 {
         r.topic_id = uuid::Uuid::nil();
     }
+}
+
+/// A manual replica assignment may name only this broker: it is the whole cluster.
+fn only_this_broker<'a>(
+    b: &Broker,
+    mut ids: impl Iterator<Item = &'a BrokerId>,
+) -> Result<(), ServeError> {
+    match ids.find(|id| id.0 != b.node_id) {
+        Some(bad) => Err(ServeError::InvalidReplicaAssignment(format!(
+            "broker {} does not exist",
+            bad.0
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn refused(r: CreatableTopicResult, e: ServeError) -> CreatableTopicResult {
+    r.with_error_code(e.code())
+        .with_error_message(Some(s(&e.to_string())))
 }
 
 fn failed(r: CreatableTopicResult, e: &ControllerError) -> CreatableTopicResult {
@@ -226,14 +239,11 @@ pub(crate) async fn create_partitions(
     for t in req.topics {
         let r = CreatePartitionsTopicResult::default().with_name(t.name.clone());
         if let Some(assignments) = &t.assignments
-            && let Some(bad) = assignments
-                .iter()
-                .flat_map(|a| &a.broker_ids)
-                .find(|id| id.0 != b.node_id)
+            && let Err(e) = only_this_broker(b, assignments.iter().flat_map(|a| &a.broker_ids))
         {
             results.push(
-                r.with_error_code(ServeError::InvalidReplicaAssignment(String::new()).code())
-                    .with_error_message(Some(s(&format!("broker {} does not exist", bad.0)))),
+                r.with_error_code(e.code())
+                    .with_error_message(Some(s(&e.to_string()))),
             );
             continue;
         }
