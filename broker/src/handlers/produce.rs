@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use controller::TimestampType;
 use hotlog::batch::Compression;
 use hotlog::{BatchHeader, Validation};
 use kafka_protocol::messages::produce_request::TopicProduceData;
@@ -251,7 +252,8 @@ fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
     // The CRC and record counts are checked once, by the log's append. Only a LogAppendTime
     // topic checks them here, because stamping the batch recomputes the CRC and would hide
     // corruption.
-    let log_append_time = partition.uses_log_append_time();
+    let settings = partition.settings();
+    let log_append_time = settings.timestamp_type == TimestampType::LogAppendTime;
     let checked = if log_append_time {
         BatchHeader::validate(&records, Validation::Produce)
     } else {
@@ -276,7 +278,6 @@ fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
             records.len().saturating_sub(header.total_len())
         )));
     }
-    let settings = partition.settings();
     if records.len() > settings.max_message_bytes as usize {
         return error(ServeError::MessageTooLarge {
             size: records.len(),

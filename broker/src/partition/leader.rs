@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use controller::{TimestampType, TopicId, TopicSettings};
+use controller::{TopicId, TopicSettings};
 use hotlog::{FlushPolicy, Log, LogConfig};
 
 use super::producers::{BatchMeta, IncomingBatch, ProducerStates};
@@ -95,10 +95,6 @@ impl Partition {
 
     pub fn is_fsync(&self) -> bool {
         flush_policy(&self.settings()) == FlushPolicy::Fsync
-    }
-
-    pub fn uses_log_append_time(&self) -> bool {
-        self.settings().timestamp_type == TimestampType::LogAppendTime
     }
 
     /// The high watermark: what consumers may read. On a single node it is the written end of
