@@ -19,6 +19,16 @@ pub const APPEND_BATCHES_TOTAL: &str = "hotlog_append_batches_total";
 pub const SEGMENT_ROLLS_TOTAL: &str = "hotlog_segment_rolls_total";
 /// Segments deleted by retention, log start advance or truncation.
 pub const SEGMENTS_DELETED_TOTAL: &str = "hotlog_segments_deleted_total";
+/// Compaction passes that ran (the dirty ratio or `max.compaction.lag.ms` called for them).
+pub const CLEANER_PASSES_TOTAL: &str = "hotlog_cleaner_passes_total";
+/// Seconds a compaction pass took.
+pub const CLEANER_PASS_SECONDS: &str = "hotlog_cleaner_pass_seconds";
+/// Bytes of the segments the cleaner rewrote, before and after.
+pub const CLEANER_BYTES_READ_TOTAL: &str = "hotlog_cleaner_bytes_read_total";
+pub const CLEANER_BYTES_WRITTEN_TOTAL: &str = "hotlog_cleaner_bytes_written_total";
+/// Records (tombstones included) and tombstones the cleaner removed.
+pub const CLEANER_RECORDS_REMOVED_TOTAL: &str = "hotlog_cleaner_records_removed_total";
+pub const CLEANER_TOMBSTONES_REMOVED_TOTAL: &str = "hotlog_cleaner_tombstones_removed_total";
 /// Bytes cut from segment tails by recovery.
 pub const RECOVERY_TRUNCATED_BYTES_TOTAL: &str = "hotlog_recovery_truncated_bytes_total";
 
@@ -44,4 +54,13 @@ pub(crate) fn deleted(segments: u64) {
 
 pub(crate) fn recovery_truncated(bytes: u64) {
     metrics::counter!(RECOVERY_TRUNCATED_BYTES_TOTAL).increment(bytes);
+}
+
+pub(crate) fn compacted(report: &crate::log::CompactionReport, took: Duration) {
+    metrics::counter!(CLEANER_PASSES_TOTAL).increment(1);
+    metrics::histogram!(CLEANER_PASS_SECONDS).record(took.as_secs_f64());
+    metrics::counter!(CLEANER_BYTES_READ_TOTAL).increment(report.bytes_before);
+    metrics::counter!(CLEANER_BYTES_WRITTEN_TOTAL).increment(report.bytes_after);
+    metrics::counter!(CLEANER_RECORDS_REMOVED_TOTAL).increment(report.records_removed);
+    metrics::counter!(CLEANER_TOMBSTONES_REMOVED_TOTAL).increment(report.tombstones_removed);
 }

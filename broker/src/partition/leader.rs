@@ -30,11 +30,25 @@ pub struct Partition {
 pub fn log_config(s: &TopicSettings) -> LogConfig {
     LogConfig {
         segment_bytes: s.segment_bytes.max(LogConfig::MIN_SEGMENT_BYTES),
-        segment_ms: s.segment_ms,
+        segment_ms: roll_ms(s),
         index_interval_bytes: s.index_interval_bytes.max(1),
         retention_ms: s.retention_ms,
         retention_bytes: s.retention_bytes,
         flush: flush_policy(s),
+    }
+}
+
+/// How long the active segment may span before it rolls. On a compacted topic that is also
+/// bounded by `max.compaction.lag.ms` (KIP-354), as in Kafka: the cleaner never touches the
+/// active segment, so a record can only be compacted within that lag if its segment is sealed
+/// in time. As in Kafka the roll happens on the next append.
+fn roll_ms(s: &TopicSettings) -> Option<u64> {
+    let lag = (s.cleanup_policy_compact && s.max_compaction_lag_ms > 0)
+        .then_some(s.max_compaction_lag_ms)
+        .filter(|&lag| lag < i64::MAX as u64);
+    match (s.segment_ms, lag) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 
@@ -210,4 +224,30 @@ pub(super) fn read_partition_metadata(dir: &Path) -> Option<TopicId> {
     text.lines()
         .find_map(|l| l.strip_prefix("topic_id:"))
         .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compacted_topic_rolls_within_its_max_compaction_lag() {
+        let mut s = TopicSettings {
+            cleanup_policy_compact: true,
+            max_compaction_lag_ms: 60_000,
+            ..TopicSettings::default()
+        };
+        assert_eq!(log_config(&s).segment_ms, Some(60_000));
+        s.segment_ms = Some(1_000);
+        assert_eq!(log_config(&s).segment_ms, Some(1_000));
+        s.segment_ms = None;
+        assert_eq!(log_config(&s).segment_ms, Some(60_000));
+        s.cleanup_policy_compact = false;
+        assert_eq!(log_config(&s).segment_ms, None);
+        let unbounded = TopicSettings {
+            cleanup_policy_compact: true,
+            ..TopicSettings::default()
+        };
+        assert_eq!(log_config(&unbounded).segment_ms, unbounded.segment_ms);
+    }
 }

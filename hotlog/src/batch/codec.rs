@@ -3,7 +3,7 @@
 //! decompressed records in memory.
 //!
 //! Kafka's codecs, all pure Rust: gzip (flate2), snappy (raw, or the xerial framing the Java
-//! client writes), lz4 (the LZ4 frame format), zstd (ruzstd). Used where the broker must look
+//! client writes), lz4 (the LZ4 frame format), zstd (libzstd through the `zstd` crate). Used where the broker must look
 //! inside records (a compacted topic refuses records without a key); the produce and fetch
 //! paths never decompress.
 //!
@@ -82,9 +82,10 @@ pub(super) fn records_reader<'a>(
         }
         Compression::Lz4 => Box::new(BufReader::new(lz4_flex::frame::FrameDecoder::new(body))),
         Compression::Zstd => {
-            let decoder =
-                ruzstd::decoding::StreamingDecoder::new_with_max_window_size(body, MAX_ZSTD_WINDOW)
-                    .map_err(corrupt)?;
+            let mut decoder = zstd::stream::read::Decoder::with_buffer(body).map_err(corrupt)?;
+            decoder
+                .window_log_max(MAX_ZSTD_WINDOW.trailing_zeros())
+                .map_err(corrupt)?;
             Box::new(BufReader::new(decoder))
         }
         Compression::Unknown(id) => return Err(corrupt(format!("unknown compression codec {id}"))),
@@ -232,6 +233,30 @@ mod tests {
     use crate::batch::header::CRC_START;
     use std::io::Write;
 
+    #[test]
+    fn a_zstd_frame_asking_for_a_window_above_the_cap_is_refused() {
+        let plain = vec![7u8; 4096];
+        let frame = |window_log: u32| {
+            let mut e = zstd::stream::Encoder::new(Vec::new(), 3).unwrap();
+            e.include_contentsize(false).unwrap();
+            e.window_log(window_log).unwrap();
+            e.write_all(&plain).unwrap();
+            e.finish().unwrap()
+        };
+        let read = |body: &[u8]| -> io::Result<Vec<u8>> {
+            let mut out = Vec::new();
+            records_reader(Compression::Zstd, body)
+                .map_err(io::Error::other)?
+                .read_to_end(&mut out)?;
+            Ok(out)
+        };
+        assert_eq!(
+            read(&frame(MAX_ZSTD_WINDOW.trailing_zeros())).unwrap(),
+            plain
+        );
+        assert!(read(&frame(MAX_ZSTD_WINDOW.trailing_zeros() + 2)).is_err());
+    }
+
     /// A record's key and value, either possibly null.
     type Kv<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
 
@@ -257,9 +282,7 @@ mod tests {
                 e.write_all(body).unwrap();
                 e.finish().unwrap()
             }
-            4 => {
-                ruzstd::encoding::compress_to_vec(body, ruzstd::encoding::CompressionLevel::Fastest)
-            }
+            4 => zstd::bulk::compress(body, 3).unwrap(),
             5 => {
                 // xerial framing around two raw snappy blocks
                 let mut out = XERIAL_MAGIC.to_vec();

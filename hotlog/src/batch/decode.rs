@@ -182,9 +182,8 @@ fn compress(codec: Compression, plain: &[u8]) -> std::io::Result<Vec<u8>> {
             e.write_all(plain)?;
             e.finish()?
         }
-        Compression::Zstd => {
-            ruzstd::encoding::compress_to_vec(plain, ruzstd::encoding::CompressionLevel::Fastest)
-        }
+        // Kafka's default `compression.zstd.level`.
+        Compression::Zstd => zstd::bulk::compress(plain, 3)?,
         Compression::None | Compression::Unknown(_) => plain.to_vec(),
     })
 }

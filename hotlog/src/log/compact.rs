@@ -241,6 +241,7 @@ impl Log {
             return Ok(report);
         }
         report.ran = true;
+        let started = std::time::Instant::now();
 
         // key -> latest offset over the dirty part, or over its first segments when the map
         // would outgrow `max_map_bytes` (at least one segment, so every pass makes progress).
@@ -301,6 +302,7 @@ impl Log {
                 .map_err(io_err("write cleaner checkpoint", &dir))?;
             report.cleaned_up_to = end;
         }
+        crate::metrics::compacted(&report, started.elapsed());
         tracing::info!(
             dir = %dir.display(),
             segments = report.segments_rewritten,
