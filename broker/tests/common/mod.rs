@@ -523,6 +523,23 @@ pub fn python_script(script: &str) -> Command {
     cmd
 }
 
+/// Runs `broker/tests/clients/<script> ARGS...` with the venv's python, prints what it said
+/// (with how long it took) and asserts it exited 0 within `timeout`.
+pub fn run_python_script(script: &str, args: &[&str], timeout: Duration) -> Output {
+    let mut cmd = python_script(script);
+    cmd.args(args);
+    let out = run(cmd, None, timeout);
+    eprintln!(
+        "{script} {} took {:.1?}:\n{}\n{}",
+        args.join(" "),
+        out.elapsed,
+        out.stdout_str().trim_end(),
+        tail(&out.stderr_str(), 40)
+    );
+    out.assert_success();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_listen_port;
