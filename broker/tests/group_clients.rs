@@ -6,13 +6,14 @@
 //!   processes its own partitions); a SIGKILLed member's partitions move to the others within
 //!   session timeout (6 s) + 6 s; a new member joins; a member is closed and restarted; a
 //!   producer writes keyed records all along and every record is processed at least once,
-//!   duplicates only of records the killed member had processed; a member started alone
-//!   afterwards resumes exactly at the committed offsets.
+//!   duplicates only of records the killed member had processed but not yet committed (members
+//!   commit at most every second, and on revoke); a member started alone afterwards resumes
+//!   exactly at the committed offsets.
 //! - `static`: a SIGKILLed static member (`group.instance.id`) restarted within the session
 //!   timeout gets its partitions back without a rebalance (no callback in the others, same
 //!   generation).
-//! - `cooperative` (confluent-kafka only): with cooperative-sticky a joining member only takes
-//!   partitions away incrementally; nobody loses everything.
+//! - `cooperative`: with cooperative-sticky (KIP-429) a joining member only takes partitions
+//!   away incrementally: each revocation is of a partition that moves, nobody loses everything.
 //!
 //! The scenarios take the group protocol as a parameter: [`confluent_scenarios!`] lists the
 //! protocols the confluent-kafka ones run with (`classic` today; add `consumer` for KIP-848).
@@ -86,6 +87,11 @@ fn split_failover_rejoin_restart_at_least_once_kafka_python() {
 #[test]
 fn static_member_rejoins_without_rebalance_kafka_python() {
     scenario("static", "kafka-python", "classic");
+}
+
+#[test]
+fn cooperative_sticky_revokes_only_what_moves_kafka_python() {
+    scenario("cooperative", "kafka-python", "classic");
 }
 
 /// A long-running client whose stdout and stderr are collected as they come; killed on drop.

@@ -5,8 +5,10 @@
         --group G --topic T --name NAME [--instance-id ID] [--strategy S] [--session-ms MS]
 
 It subscribes to T in group G and loops: poll a batch, "process" it (report each record), then
-commit the batch's next offsets synchronously (at-least-once: a record's offset is committed
-only after it was processed). SIGTERM ends the loop and closes the consumer cleanly.
+commit the processed records' next offsets synchronously, after every batch or at most every
+--commit-every-ms (at-least-once: an offset is committed only after its record was processed).
+Revoked partitions' processed offsets are committed in the revoke callback, before they move.
+SIGTERM ends the loop, commits and closes the consumer cleanly.
 
 Everything it observes goes to stdout as one JSON object a line, flushed at once, so a killed
 worker has reported everything up to its death:
@@ -17,7 +19,7 @@ worker has reported everything up to its death:
     {"ev": "revoke", "parts": [delta], "owned": [after], "lost": bool}
     {"ev": "rec", "p", "o", "v"}                   one per record, in processing order
     {"ev": "commit", "offsets": {p: next}}         after a successful synchronous commit
-    {"ev": "commit_failed", "err"}
+    {"ev": "commit_failed", "err", "offsets"}
     {"ev": "rebalances", "n"}                      librdkafka's cgrp.rebalance_cnt when it changes
     {"ev": "error", "err"}
     {"ev": "closed"}
@@ -40,6 +42,63 @@ STOP = False
 def emit(**fields):
     sys.stdout.write(json.dumps(fields, sort_keys=True) + "\n")
     sys.stdout.flush()
+
+
+class Pending:
+    """Next offsets of processed records not yet committed, and when the last commit was.
+
+    `commit_fn(offsets)` commits {partition: next offset} synchronously or raises."""
+
+    def __init__(self, commit_fn, every_ms, errors):
+        self.commit_fn = commit_fn
+        self.every_s = every_ms / 1000
+        self.errors = errors
+        self.offsets = {}
+        self.last = time.monotonic()
+
+    def processed(self, p, next_offset):
+        self.offsets[p] = next_offset
+
+    def maybe_commit(self):
+        if self.offsets and time.monotonic() - self.last >= self.every_s:
+            self.commit(list(self.offsets))
+
+    def commit(self, partitions):
+        """Commits what was processed of `partitions` (all of them on close and revoke)."""
+        offsets = self._take(partitions)
+        if offsets:
+            try:
+                self.commit_fn(offsets)
+                self._settle(offsets, None)
+            except self.errors as e:
+                self._settle(offsets, e)
+
+    async def commit_async(self, partitions, commit_coro):
+        """The same from a coroutine (kafka-python's async rebalance listener)."""
+        offsets = self._take(partitions)
+        if offsets:
+            try:
+                await commit_coro(offsets)
+                self._settle(offsets, None)
+            except self.errors as e:
+                self._settle(offsets, e)
+
+    def _take(self, partitions):
+        self.last = time.monotonic()
+        return {p: self.offsets[p] for p in partitions if p in self.offsets}
+
+    def _settle(self, offsets, error):
+        if error is None:
+            emit(ev="commit", offsets=offsets)
+        else:
+            emit(ev="commit_failed", err=repr(error), offsets=offsets)
+        for p, o in offsets.items():
+            if self.offsets.get(p) == o:
+                del self.offsets[p]
+
+    def drop(self, partitions):
+        for p in partitions:
+            self.offsets.pop(p, None)
 
 
 def on_sigterm(_sig, _frame):
@@ -80,6 +139,11 @@ def run_confluent(args):
     conf["stats_cb"] = on_stats
     c = Consumer(conf)
 
+    def commit_fn(offsets):
+        c.commit(offsets=[TopicPartition(args.topic, p, o) for p, o in offsets.items()], asynchronous=False)
+
+    pending = Pending(commit_fn, args.commit_every_ms, KafkaException)
+
     def on_assign(consumer, parts):
         delta = sorted(tp.partition for tp in parts)
         owned.update(delta)
@@ -87,6 +151,12 @@ def run_confluent(args):
 
     def revoked(parts, lost):
         delta = sorted(tp.partition for tp in parts)
+        # Processed records of revoked partitions are committed before they move on; lost
+        # partitions can no longer be committed.
+        if lost:
+            pending.drop(delta)
+        else:
+            pending.commit(delta)
         owned.difference_update(delta)
         emit(ev="revoke", parts=delta, owned=sorted(owned), lost=lost)
 
@@ -98,31 +168,23 @@ def run_confluent(args):
     )
     try:
         while not STOP:
-            msgs = c.consume(num_messages=200, timeout=0.2)
-            nexts = {}
-            for m in msgs:
+            for m in c.consume(num_messages=200, timeout=0.2):
                 if m.error():
                     if m.error().code() != KafkaError._PARTITION_EOF:
                         emit(ev="error", err=str(m.error()))
                     continue
                 emit(ev="rec", p=m.partition(), o=m.offset(), v=m.value().decode())
-                nexts[m.partition()] = m.offset() + 1
-            if nexts:
-                try:
-                    c.commit(
-                        offsets=[TopicPartition(args.topic, p, o) for p, o in nexts.items()],
-                        asynchronous=False,
-                    )
-                    emit(ev="commit", offsets=nexts)
-                except KafkaException as e:
-                    emit(ev="commit_failed", err=str(e), offsets=nexts)
+                pending.processed(m.partition(), m.offset() + 1)
+            pending.maybe_commit()
+        pending.commit(list(pending.offsets))
     finally:
         c.close()
         emit(ev="closed")
 
 
 def run_kafka_python(args):
-    from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+    from kafka import AsyncConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata, TopicPartition
+    from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
     from kafka.coordinator.assignors.range import RangePartitionAssignor
     from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
     from kafka.errors import KafkaError
@@ -130,7 +192,11 @@ def run_kafka_python(args):
     if args.protocol != "classic":
         print(f"FAIL: kafka-python has no group.protocol={args.protocol}", flush=True)
         sys.exit(2)
-    strategies = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}
+    strategies = {
+        "range": RangePartitionAssignor,
+        "roundrobin": RoundRobinPartitionAssignor,
+        "cooperative-sticky": CooperativeStickyAssignor,
+    }
     c = KafkaConsumer(
         bootstrap_servers=args.bootstrap,
         group_id=args.group,
@@ -147,13 +213,23 @@ def run_kafka_python(args):
     def generation():
         return c._coordinator._generation.generation_id
 
-    class Listener(ConsumerRebalanceListener):
-        def on_partitions_revoked(self, revoked):
+    def to_commit(offsets):
+        return {TopicPartition(args.topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()}
+
+    async def commit_coro(offsets):
+        # The listener runs on kafka-python's IO loop, where the blocking commit() is refused.
+        await c._coordinator._commit_offsets_sync_async(to_commit(offsets))
+
+    pending = Pending(lambda offsets: c.commit(to_commit(offsets)), args.commit_every_ms, KafkaError)
+
+    class Listener(AsyncConsumerRebalanceListener):
+        async def on_partitions_revoked(self, revoked):
             delta = sorted(tp.partition for tp in revoked)
+            await pending.commit_async(delta, commit_coro)
             owned.difference_update(delta)
             emit(ev="revoke", parts=delta, owned=sorted(owned), lost=False)
 
-        def on_partitions_assigned(self, assigned):
+        async def on_partitions_assigned(self, assigned):
             delta = sorted(tp.partition for tp in assigned)
             owned.update(delta)
             emit(
@@ -165,8 +241,9 @@ def run_kafka_python(args):
                 leader=c._coordinator._is_leader,
             )
 
-        def on_partitions_lost(self, lost):
+        async def on_partitions_lost(self, lost):
             delta = sorted(tp.partition for tp in lost)
+            pending.drop(delta)
             owned.difference_update(delta)
             emit(ev="revoke", parts=delta, owned=sorted(owned), lost=True)
 
@@ -174,17 +251,12 @@ def run_kafka_python(args):
     try:
         while not STOP:
             batches = c.poll(timeout_ms=200, max_records=200)
-            nexts = {}
             for tp, recs in batches.items():
                 for r in recs:
                     emit(ev="rec", p=tp.partition, o=r.offset, v=r.value.decode())
-                    nexts[tp.partition] = r.offset + 1
-            if nexts:
-                try:
-                    c.commit({TopicPartition(args.topic, p): OffsetAndMetadata(o, "", -1) for p, o in nexts.items()})
-                    emit(ev="commit", offsets=nexts)
-                except KafkaError as e:
-                    emit(ev="commit_failed", err=repr(e), offsets=nexts)
+                    pending.processed(tp.partition, r.offset + 1)
+            pending.maybe_commit()
+        pending.commit(list(pending.offsets))
     finally:
         c.close()
         emit(ev="closed")
@@ -201,6 +273,7 @@ def main():
     ap.add_argument("--instance-id", default="")
     ap.add_argument("--strategy", default="range")
     ap.add_argument("--session-ms", type=int, default=6000)
+    ap.add_argument("--commit-every-ms", type=int, default=0, help="0: after every batch")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, on_sigterm)
     emit(ev="start", name=args.name, pid=os.getpid(), t=time.time())
