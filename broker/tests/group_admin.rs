@@ -7,7 +7,9 @@
 //!   Empty), and `__consumer_offsets` is compacted;
 //! - list/describe/delete groups, alter and delete offsets, with Kafka's refusals for a live
 //!   group (NON_EMPTY_GROUP, GROUP_SUBSCRIBED_TO_TOPIC, UNKNOWN_MEMBER_ID) and for unknown
-//!   groups (GROUP_ID_NOT_FOUND).
+//!   groups (GROUP_ID_NOT_FOUND);
+//! - a compacted `__consumer_offsets` (tiny segments, the cleaner run often) loads the latest
+//!   of many commits after a restart and a kill -9.
 //!
 //! confluent-kafka's runs take the group protocol as a parameter ([`confluent_admin!`] lists
 //! them: `classic` today); kafka-python only speaks the classic protocol.
@@ -81,4 +83,22 @@ fn groups_and_offsets_survive_restart_and_kill9_kafka_python() {
 #[test]
 fn admin_list_describe_delete_alter_kafka_python() {
     admin_paths("kafka-python", "classic");
+}
+
+/// `__consumer_offsets` with tiny segments and the cleaner every 200 ms: 150 commits of one
+/// group are compacted away to (about) the latest, which a restart and a kill -9 load back.
+#[test]
+fn the_compacted_offsets_topic_loads_the_latest_commits_after_restart_and_kill9() {
+    let mut node = Broker::start(
+        BrokerOpts::auto_create(3)
+            .env("STRATA_GROUPS_INITIAL_REBALANCE_DELAY_MS", "0")
+            .env("STRATA_TOPICS_CLEANER_BACKOFF_MS", "200")
+            .env("STRATA_TOPICS_RETENTION_CHECK_INTERVAL_MS", "200"),
+    );
+    phase(&node, "compact", "confluent", "classic");
+    node.restart();
+    phase(&node, "verify-compacted", "confluent", "classic");
+    node.kill9();
+    node.restart();
+    phase(&node, "verify-compacted", "kafka-python", "classic");
 }

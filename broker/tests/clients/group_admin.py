@@ -16,6 +16,10 @@ Phases:
            GROUP_SUBSCRIBED_TO_TOPIC, altering offsets with UNKNOWN_MEMBER_ID. Once it left:
            alter offsets, delete one partition's offsets, delete the group; deleting it again
            (or an unknown group) fails with GROUP_ID_NOT_FOUND.
+  compact  __consumer_offsets gets tiny segments; one group commits 150 times; waits until the
+           broker's cleaner has compacted most of those records away, then verifies the last
+           commit is fetched.
+  verify-compacted   the same check after a restart or a kill -9.
 
 confluent-kafka 2.16 has no delete_consumer_group_offsets: with --lib confluent, OffsetDelete
 goes through kafka-python's admin client (said so in the output).
@@ -95,7 +99,7 @@ class Confluent:
         c.subscribe([topic])
         deadline = time.monotonic() + TIMEOUT
         while not c.assignment():
-            check(time.monotonic() < deadline, f"{group}: no assignment within {TIMEOUT}s")
+            check(time.monotonic() < deadline, f"{group}: no assignment within {TIMEOUT}s (member {c.memberid()})")
             c.poll(0.1)
 
         class Member:
@@ -222,12 +226,18 @@ class KafkaPython:
     def member(self, group, topic):
         from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
 
+        # A short metadata max age: a leader that assigned before it had the topic's metadata
+        # (kafka-python does not wait for it) rejoins once it has it.
         c = KafkaConsumer(bootstrap_servers=self.args.bootstrap, group_id=group, enable_auto_commit=False,
-                          auto_offset_reset="earliest")
+                          auto_offset_reset="earliest", metadata_max_age_ms=2000)
         c.subscribe([topic])
         deadline = time.monotonic() + TIMEOUT
         while not c.assignment():
-            check(time.monotonic() < deadline, f"{group}: no assignment within {TIMEOUT}s")
+            if time.monotonic() > deadline:
+                co = c._coordinator
+                raise Failure(f"{group}: no assignment within {TIMEOUT}s: member state {co.state}, "
+                              f"generation {co._generation}, leader {co._is_leader}, coordinator "
+                              f"{co.coordinator_id}, topics known {sorted(c._client.cluster.topics())}")
             c.poll(timeout_ms=100)
 
         class Member:
@@ -420,7 +430,93 @@ def phase_admin(lib, args):
     step("deleted the group; deleting it again or an unknown group → GROUP_ID_NOT_FOUND")
 
 
-PHASES = {"commit": phase_commit, "verify": phase_verify, "admin": phase_admin}
+COMPACT_ROUNDS = 150
+
+
+def compacted_names(args):
+    # Not named for the library: one library may commit and another verify.
+    tag = f"{args.protocol}{args.tag}"
+    return f"gz-{tag}", f"gz-group-{tag}"
+
+
+def offsets_topic_records(bootstrap):
+    """How many records __consumer_offsets holds (all partitions), read with a client."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "gz-reader", "enable.auto.commit": False,
+                  "enable.partition.eof": True})
+    try:
+        meta = c.list_topics("__consumer_offsets", timeout=TIMEOUT).topics["__consumer_offsets"]
+        parts = []
+        for p in meta.partitions:
+            low, high = c.get_watermark_offsets(TopicPartition("__consumer_offsets", p), timeout=TIMEOUT)
+            if high > low:
+                parts.append(p)
+        if not parts:
+            return 0
+        c.assign([TopicPartition("__consumer_offsets", p, OFFSET_BEGINNING) for p in parts])
+        n, done, deadline = 0, set(), time.monotonic() + TIMEOUT
+        while len(done) < len(parts):
+            check(time.monotonic() < deadline, "reading __consumer_offsets took too long")
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                done.add(m.partition())
+                continue
+            n += 1
+        return n
+    finally:
+        c.close()
+
+
+def phase_compact(lib, args):
+    """Many commits of one group into a __consumer_offsets with tiny segments, until the
+    broker's cleaner has compacted them away; then the latest commit is what is fetched."""
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic, group = compacted_names(args)
+    lib.create_topic(topic)
+    admin = AdminClient({"bootstrap.servers": args.bootstrap})
+    res = ConfigResource(ResourceType.TOPIC, "__consumer_offsets", incremental_configs=[
+        ConfigEntry("segment.bytes", "2048", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("min.cleanable.dirty.ratio", "0.01", incremental_operation=AlterConfigOpType.SET),
+    ])
+    admin.incremental_alter_configs([res])[res].result(TIMEOUT)
+    c = Consumer({"bootstrap.servers": args.bootstrap, "group.id": group, "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
+    for i in range(COMPACT_ROUNDS):
+        c.commit(offsets=[TopicPartition(topic, p, i * 10 + p) for p in range(PARTITIONS)], asynchronous=False)
+    c.close()
+    written = COMPACT_ROUNDS * PARTITIONS
+    step(f"{COMPACT_ROUNDS} commits of {PARTITIONS} offsets each for {group}: {written} offset records")
+    left = wait_until(lambda: (lambda n: n if n < written // 10 else None)(offsets_topic_records(args.bootstrap)),
+                      f"the cleaner compacts __consumer_offsets below {written // 10} records", timeout=45)
+    step(f"__consumer_offsets compacted to {left} records")
+    phase_verify_compacted(lib, args)
+
+
+def phase_verify_compacted(lib, args):
+    topic, group = compacted_names(args)
+    last = COMPACT_ROUNDS - 1
+    want = {p: (last * 10 + p, "") for p in range(PARTITIONS)}
+    got = lib.committed(group, topic)
+    check(got == want, f"{group}: committed() {got}, expected the last commit {want}")
+    got = lib.list_offsets(group, topic)
+    check(got == want, f"{group}: admin offset listing {got}, expected the last commit {want}")
+    groups = lib.list_groups()
+    check(group in groups, f"ListGroups does not list {group}: {sorted(groups)}")
+    step(f"{group}: the last of {COMPACT_ROUNDS} commits is fetched; the group is listed")
+
+
+PHASES = {
+    "commit": phase_commit,
+    "verify": phase_verify,
+    "admin": phase_admin,
+    "compact": phase_compact,
+    "verify-compacted": phase_verify_compacted,
+}
 
 
 def main():
