@@ -238,7 +238,9 @@ class KafkaPython:
                 raise Failure(f"{group}: no assignment within {TIMEOUT}s: member state {co.state}, "
                               f"generation {co._generation}, leader {co._is_leader}, coordinator "
                               f"{co.coordinator_id}, topics known {sorted(c._client.cluster.topics())}")
-            c.poll(timeout_ms=100)
+            # Long: kafka-python 3.0.12 can lose a join round that completes after a short
+            # poll() gave up on it (see group_worker.py).
+            c.poll(timeout_ms=5000)
 
         class Member:
             def commit(self, offsets, metadata=None):

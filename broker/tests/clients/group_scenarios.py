@@ -25,9 +25,11 @@ Exits 0 on success, 1 with a `FAIL:` line.
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -57,8 +59,16 @@ def step(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+LOG_DIR = tempfile.mkdtemp(prefix="group-workers-")
+
+
 class Worker:
-    """A group_worker.py process and the events it reported, each with its arrival time."""
+    """A group_worker.py process and the events it reported, each with its arrival time. Its
+    client library logs the group protocol to LOG_DIR/NAME.log (printed when a scenario fails)."""
+
+    @staticmethod
+    def log_path(name):
+        return os.path.join(LOG_DIR, f"{name}.log")
 
     def __init__(self, args, name, group, topic, instance_id="", strategy="range", session_ms=SESSION_MS,
                  commit_every_ms=0):
@@ -69,6 +79,8 @@ class Worker:
             "--name", name, "--strategy", strategy, "--session-ms", str(session_ms),
             "--commit-every-ms", str(commit_every_ms),
         ]
+        if os.environ.get("GROUP_WORKER_LOGS", "1") != "0":
+            cmd += ["--log", self.log_path(name)]
         if instance_id:
             cmd += ["--instance-id", instance_id]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
@@ -76,6 +88,7 @@ class Worker:
         self.lock = threading.Lock()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
+        WORKERS.append(self)
 
     def _read(self):
         for line in self.proc.stdout:
@@ -117,7 +130,13 @@ class Worker:
 
     def stop(self):
         """SIGTERM: the worker leaves the loop and closes the consumer; asserts a clean exit."""
+        self.terminate()
+        self.wait_stopped()
+
+    def terminate(self):
         self.proc.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self):
         try:
             rc = self.proc.wait(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -241,7 +260,8 @@ class KeyedProducer:
 
 
 def progress(workers, at_least=1):
-    """Every worker processed at least `at_least` records after now."""
+    """A condition: every worker processed at least `at_least` records more than it had when
+    progress() was called (so call it before producing what they are to process)."""
     base = {w.name: len(w.records()) for w in workers}
     return lambda: all(len(w.records()) >= base[w.name] + at_least for w in workers)
 
@@ -310,8 +330,7 @@ def lifecycle(args):
             return all(v in seen for v in delivered)
 
         wait_until(consumed_all, TIMEOUT, "every produced record is processed")
-        for w in members:
-            w.stop()
+        stop_all(members)
 
         # At-least-once: every record processed, at the offset it was written; duplicates only
         # of records the killed member had processed.
@@ -355,9 +374,7 @@ def lifecycle(args):
         got = sorted(v for (_p, _o, v) in e.records())
         check(got == sorted(producer2.delivered), f"e processed {len(got)} records, expected exactly the 60 new ones")
     finally:
-        for w in all_workers:
-            if w.alive():
-                w.proc.kill()
+        kill_all(all_workers)
 
 
 def static(args):
@@ -375,9 +392,10 @@ def static(args):
     try:
         a, b, c = spawn("a"), spawn("b"), spawn("c")
         wait_split([a, b, c], what="three static members split the partitions")
+        processed = progress([a, b, c], 1)  # counts from before the records exist
         producer.produce(60)
         producer.p.flush(TIMEOUT)
-        wait_until(progress([a, b, c], 1), TIMEOUT, "all three process records")
+        wait_until(processed, TIMEOUT, "all three process records")
         if args.lib == "confluent":
             # librdkafka counts a rebalance per assign/revoke callback; its statistics (every
             # 500 ms) catch up with the callbacks before we take the baseline.
@@ -413,9 +431,10 @@ def static(args):
         # Everyone keeps consuming: new records reach every member, and the others went
         # through at least two heartbeats (session / 6 each) after the rejoin, so a rebalance
         # would have reached them by then.
+        processed = progress([v2] + others, 1)
         producer.produce(60)
         producer.p.flush(TIMEOUT)
-        wait_until(progress([v2] + others, 1), TIMEOUT, f"{v2.name} and the others process new records")
+        wait_until(processed, TIMEOUT, f"{v2.name} and the others process new records")
         time.sleep(2.5 * session_ms / 6000)
         for w in others:
             cbs = w.callbacks()[before[w.name]:]
@@ -426,13 +445,10 @@ def static(args):
         check(not revokes, f"{v2.name} was rebalanced after getting its partitions back: {revokes}")
         check(split_ok([v2] + others), describe_split([v2] + others))
         a2 = v2
-        for w in [a2] + others:
-            w.stop()
+        stop_all([a2] + others)
         step("the static member got its partitions back; the others saw no rebalance")
     finally:
-        for w in all_workers:
-            if w.alive():
-                w.proc.kill()
+        kill_all(all_workers)
 
 
 def cooperative(args):
@@ -472,12 +488,56 @@ def cooperative(args):
                     revoked_total.update(ev["parts"])
             step(f"{w.name}: incremental callbacks {[(ev['ev'], ev['parts']) for ev in cbs]}")
         check(revoked_total == moved, f"revoked {sorted(revoked_total)}, moved {sorted(moved)}")
-        for w in (a, b, c):
-            w.stop()
+        stop_all([a, b, c])
     finally:
-        for w in all_workers:
-            if w.alive():
-                w.proc.kill()
+        kill_all(all_workers)
+
+
+WORKERS = []
+
+
+def stop_all(workers):
+    """Stops the workers cleanly, all at once (each may take a poll timeout to notice)."""
+    for w in workers:
+        w.terminate()
+    for w in workers:
+        w.wait_stopped()
+
+
+def kill_all(workers):
+    """Kills the workers still running; first, if a check failed, asks them for their stacks."""
+    if sys.exc_info()[0] is not None:
+        dump_worker_stacks()
+    for w in workers:
+        if w.alive():
+            w.proc.kill()
+
+
+def dump_worker_stacks():
+    """Asks every live worker for its threads' stacks (written beside its log)."""
+    for w in WORKERS:
+        if w.alive():
+            w.proc.send_signal(signal.SIGUSR1)
+    time.sleep(0.5)
+
+
+def print_worker_logs(lines=60):
+    """The group-protocol lines at the end of each worker's client log."""
+    for name in sorted(os.listdir(LOG_DIR)):
+        if name.endswith(".stacks"):
+            with open(os.path.join(LOG_DIR, name), errors="replace") as f:
+                stacks = f.read().strip()
+            if stacks:
+                print(f"----- {name} -----\n{stacks}")
+            continue
+        with open(os.path.join(LOG_DIR, name), errors="replace") as f:
+            keep = [line.rstrip() for line in f if ("coordinator" in line or "CGRP" in line
+                    or "HEARTBEAT" in line or "JOIN" in line or "SYNC" in line or "Group" in line)
+                    and "need_rejoin" not in line]
+        print(f"----- {name}: last {min(lines, len(keep))} group lines -----")
+        for line in keep[-lines:]:
+            print(line)
+    sys.stdout.flush()
 
 
 SCENARIOS = {"lifecycle": lifecycle, "static": static, "cooperative": cooperative}
@@ -495,12 +555,19 @@ def main():
     try:
         SCENARIOS[args.scenario](args)
     except Failure as e:
+        print_worker_logs()
         print(f"FAIL: {args.scenario} ({args.lib}, {args.protocol}): {e}", flush=True)
         sys.exit(1)
     except Exception:
         traceback.print_exc()
+        print_worker_logs()
         print(f"FAIL: {args.scenario} ({args.lib}, {args.protocol}): unexpected exception", flush=True)
         sys.exit(1)
+    finally:
+        if os.environ.get("GROUP_WORKER_KEEP_LOGS"):
+            print(f"worker logs kept in {LOG_DIR}")
+        else:
+            shutil.rmtree(LOG_DIR, ignore_errors=True)
     print(f"OK: {args.scenario} ({args.lib}, {args.protocol}) in {time.monotonic() - started:.1f}s", flush=True)
 
 

@@ -30,7 +30,9 @@ only with `classic`.
 """
 
 import argparse
+import faulthandler
 import json
+import logging
 import os
 import signal
 import sys
@@ -137,6 +139,9 @@ def run_confluent(args):
             emit(ev="rebalances", n=n, state=cgrp.get("state"), join_state=cgrp.get("join_state"))
 
     conf["stats_cb"] = on_stats
+    if args.log:
+        conf["debug"] = "cgrp"
+        conf["logger"] = logging.getLogger("librdkafka")
     c = Consumer(conf)
 
     def commit_fn(offsets):
@@ -250,7 +255,12 @@ def run_kafka_python(args):
     c.subscribe([args.topic], listener=Listener())
     try:
         while not STOP:
-            batches = c.poll(timeout_ms=200, max_records=200)
+            # A long timeout: kafka-python 3.0.12 loses a JoinGroup/SyncGroup round that
+            # completes after poll() gave up waiting for it when, by the next poll(), it no
+            # longer needs to rejoin; the member then never applies its assignment, stops
+            # heartbeating and is stuck (seen under load with a 200 ms poll). poll() returns as
+            # soon as records arrive, so this only delays noticing SIGTERM.
+            batches = c.poll(timeout_ms=5000, max_records=200)
             for tp, recs in batches.items():
                 for r in recs:
                     emit(ev="rec", p=tp.partition, o=r.offset, v=r.value.decode())
@@ -274,8 +284,20 @@ def main():
     ap.add_argument("--strategy", default="range")
     ap.add_argument("--session-ms", type=int, default=6000)
     ap.add_argument("--commit-every-ms", type=int, default=0, help="0: after every batch")
+    ap.add_argument("--log", default="", help="the client library's debug log (group protocol) to this file")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, on_sigterm)
+    if args.log:
+        # SIGUSR1 appends every thread's stack to the log (the driver sends it on failure).
+        faulthandler.register(signal.SIGUSR1, file=open(args.log + ".stacks", "w"), all_threads=True)
+        logging.basicConfig(
+            filename=args.log,
+            level=logging.INFO,
+            format="%(asctime)s %(threadName)s %(name)s %(levelname)s %(message)s",
+        )
+        # kafka-python's group protocol in detail; its wire-level DEBUG is too much.
+        logging.getLogger("kafka.coordinator").setLevel(logging.DEBUG)
+        logging.getLogger("librdkafka").setLevel(logging.DEBUG)
     emit(ev="start", name=args.name, pid=os.getpid(), t=time.time())
     if args.lib == "confluent":
         run_confluent(args)
