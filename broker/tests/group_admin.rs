@@ -18,7 +18,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Broker, BrokerOpts, run_python_script};
+use common::{Broker, BrokerOpts, assert_log_clean, run_python_script};
 
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -50,11 +50,13 @@ fn survive_restarts(lib: &str, protocol: &str) {
     node.kill9();
     node.restart();
     phase(&node, "verify", lib, protocol);
+    assert_log_clean(&node);
 }
 
 fn admin_paths(lib: &str, protocol: &str) {
     let node = group_broker();
     phase(&node, "admin", lib, protocol);
+    assert_log_clean(&node);
 }
 
 macro_rules! confluent_admin {
@@ -101,4 +103,5 @@ fn the_compacted_offsets_topic_loads_the_latest_commits_after_restart_and_kill9(
     node.kill9();
     node.restart();
     phase(&node, "verify-compacted", "kafka-python", "classic");
+    assert_log_clean(&node);
 }

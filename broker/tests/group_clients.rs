@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Broker, BrokerOpts, kcat, run, run_python_script};
+use common::{Broker, BrokerOpts, assert_log_clean, kcat, run, run_python_script};
 
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(100);
 const PARTITIONS: u32 = 6;
@@ -53,6 +53,7 @@ fn scenario(name: &str, lib: &str, protocol: &str) {
         ],
         SCRIPT_TIMEOUT,
     );
+    assert_log_clean(&node);
 }
 
 /// The confluent-kafka scenarios, once per group protocol (a module per protocol).
@@ -259,4 +260,5 @@ fn two_kcat_members_split_the_partitions() {
         seen(&a),
         seen(&b)
     );
+    assert_log_clean(&node);
 }

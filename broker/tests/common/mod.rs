@@ -540,6 +540,23 @@ pub fn run_python_script(script: &str, args: &[&str], timeout: Duration) -> Outp
     out
 }
 
+/// Asserts the node logged no panic (a task's panic does not stop the process) and no
+/// ERROR line, over every start.
+pub fn assert_log_clean(broker: &Broker) {
+    let text = broker.log_text();
+    let bad: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("panicked") || l.contains(" ERROR "))
+        .take(10)
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{} logged panics or errors:\n{}",
+        broker.log_path().display(),
+        bad.join("\n")
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_listen_port;
