@@ -24,6 +24,9 @@ pub struct JoinRequest {
     pub protocols: Vec<(String, Bytes)>,
     /// JoinGroup v4+: a new dynamic member first gets MEMBER_ID_REQUIRED.
     pub require_known_member_id: bool,
+    /// JoinGroup v9+ (KIP-814): a static leader that replaced itself is told it leads, with
+    /// `skip_assignment`. Older versions get the old leader id instead, so it does not assign.
+    pub supports_skip_assignment: bool,
 }
 
 /// A member as the leader sees it in its JoinGroup answer.

@@ -163,6 +163,7 @@ impl<L: GroupLog> GroupCoordinator<L> {
         member_id: String,
     ) -> Step {
         let was_leader = group.is_leader(old_id);
+        let old_leader = group.leader.clone().unwrap_or_default();
         let Some(member) = group.member_mut(old_id) else {
             return Step::Answer(Err(GroupError::UnknownMemberId));
         };
@@ -188,7 +189,19 @@ impl<L: GroupLog> GroupCoordinator<L> {
                     group_id: group.id.clone(),
                     snapshot: group.snapshot(),
                 };
-                Step::Persist(record, current_generation(group, &member_id, was_leader))
+                let response = if req.supports_skip_assignment {
+                    current_generation(group, &member_id, was_leader)
+                } else {
+                    // Before JoinGroup v9 (Kafka's rule): the old leader id and no members, so
+                    // a replaced leader does not run an assignment the Stable group would
+                    // ignore (and then rejoin, since it saw itself as the leader).
+                    JoinResponse {
+                        leader_id: old_leader,
+                        members: Vec::new(),
+                        ..current_generation(group, &member_id, false)
+                    }
+                };
+                Step::Persist(record, response)
             }
             GroupState::Stable | GroupState::CompletingRebalance => {
                 self.inner.prepare_rebalance(group);

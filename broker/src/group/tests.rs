@@ -48,6 +48,7 @@ fn join_req(group: &str, member_id: &str, instance: Option<&str>) -> JoinRequest
         protocol_type: "consumer".into(),
         protocols: vec![("range".into(), subscription(&["t"]))],
         require_known_member_id: false,
+        supports_skip_assignment: true,
     }
 }
 
@@ -457,6 +458,30 @@ async fn leave_group_batched() {
         .leave_group("nope", vec![LeavingMember::default()])
         .unwrap();
     assert_eq!(unknown[0].result, Err(GroupError::UnknownMemberId));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replaced_static_leader_before_join_group_v9_is_not_told_it_leads() {
+    let (c, _) = coordinator(100);
+    let joins = form_group(&c, "g", &[Some("a"), Some("b")]).await;
+    let (leader, instance) = if joins[0].member_id == joins[0].leader_id {
+        (&joins[0], "a")
+    } else {
+        (&joins[1], "b")
+    };
+    let mut rejoin = join_req("g", "", Some(instance));
+    rejoin.supports_skip_assignment = false;
+    let restarted = c.join_group(rejoin).await.unwrap();
+    assert_eq!(restarted.generation_id, 1, "no rebalance");
+    assert_eq!(restarted.leader_id, leader.member_id, "the old leader id");
+    assert!(restarted.members.is_empty());
+    assert!(!restarted.skip_assignment);
+    let sync = c
+        .sync_group(sync_req("g", &restarted, Some(instance)))
+        .await
+        .unwrap();
+    assert_eq!(sync.assignment, Bytes::from(leader.member_id.clone()));
+    assert_eq!(c.describe_group("g").state, GroupState::Stable);
 }
 
 #[tokio::test(start_paused = true)]

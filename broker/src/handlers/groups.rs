@@ -67,6 +67,7 @@ pub(crate) async fn join(
             .map(|p| (p.name.to_string(), p.metadata.clone()))
             .collect(),
         require_known_member_id: version >= 4,
+        supports_skip_assignment: version >= 9,
     };
     let mut resp = JoinGroupResponse::default().with_generation_id(-1);
     match b.groups.join_group(req).await {

@@ -523,6 +523,40 @@ pub fn python_script(script: &str) -> Command {
     cmd
 }
 
+/// Runs `broker/tests/clients/<script> ARGS...` with the venv's python, prints what it said
+/// (with how long it took) and asserts it exited 0 within `timeout`.
+pub fn run_python_script(script: &str, args: &[&str], timeout: Duration) -> Output {
+    let mut cmd = python_script(script);
+    cmd.args(args);
+    let out = run(cmd, None, timeout);
+    eprintln!(
+        "{script} {} took {:.1?}:\n{}\n{}",
+        args.join(" "),
+        out.elapsed,
+        out.stdout_str().trim_end(),
+        tail(&out.stderr_str(), 40)
+    );
+    out.assert_success();
+    out
+}
+
+/// Asserts the node logged no panic (a task's panic does not stop the process) and no
+/// ERROR line, over every start.
+pub fn assert_log_clean(broker: &Broker) {
+    let text = broker.log_text();
+    let bad: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("panicked") || l.contains(" ERROR "))
+        .take(10)
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{} logged panics or errors:\n{}",
+        broker.log_path().display(),
+        bad.join("\n")
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_listen_port;
