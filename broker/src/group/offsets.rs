@@ -130,6 +130,61 @@ impl<L: GroupLog> GroupCoordinator<L> {
         }
     }
 
+    /// OffsetFetch v9+ from a consumer-group member: its member id and epoch must be
+    /// current (Kafka's `validateOffsetFetch`). Requests without a member id, and groups that
+    /// are not consumer groups, pass.
+    pub fn check_offset_fetch(
+        &self,
+        group_id: &str,
+        member_id: Option<&str>,
+        member_epoch: i32,
+    ) -> Result<(), GroupError> {
+        let Some(member_id) = member_id else {
+            return Ok(());
+        };
+        if member_epoch < 0 && member_id.is_empty() {
+            return Ok(());
+        }
+        let Some(shared) = self.inner.group(group_id) else {
+            return Err(GroupError::GroupIdNotFound);
+        };
+        let group = lock(&shared);
+        match &group.consumer {
+            Some(cs) => cs.check_member_epoch(member_id, member_epoch),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes every group's committed offsets of deleted topics, with tombstones (Kafka does
+    /// this when topics are deleted). Returns how many offsets went.
+    pub async fn delete_topic_offsets(&self, topics: &[String]) -> usize {
+        let mut records = Vec::new();
+        for shared in self.inner.all_groups() {
+            let mut group = lock(&shared);
+            let gone: Vec<(String, i32)> = group
+                .offsets
+                .keys()
+                .filter(|(t, _)| topics.contains(t))
+                .cloned()
+                .collect();
+            for (topic, partition) in gone {
+                group.offsets.remove(&(topic.clone(), partition));
+                records.push(GroupRecord::OffsetTombstone {
+                    group_id: group.id.clone(),
+                    topic,
+                    partition,
+                });
+            }
+        }
+        let removed = records.len();
+        if !records.is_empty()
+            && let Err(error) = self.inner.log.append(records).await
+        {
+            tracing::warn!(%error, "offset removal of deleted topics not persisted");
+        }
+        removed
+    }
+
     /// OffsetFetch v8+ with several groups.
     pub fn fetch_offsets_many(
         &self,
@@ -237,6 +292,9 @@ impl<L: GroupLog> GroupCoordinator<L> {
                 });
             }
             if group.offsets.is_empty() {
+                if group.consumer.take().is_some() {
+                    records.extend(super::consumer::group_tombstones(&group.id));
+                }
                 group.set_state(GroupState::Dead, now_ms);
                 records.push(GroupRecord::GroupTombstone {
                     group_id: group.id.clone(),
@@ -256,10 +314,17 @@ impl<L: GroupLog> GroupCoordinator<L> {
     }
 }
 
-/// Kafka's classic-group commit validation.
+/// Kafka's commit validation: a consumer group's (the generation is the member epoch), or a
+/// classic group's.
 fn validate_commit(group: &mut Group, req: &CommitRequest, simple: bool) -> Result<(), GroupError> {
     if group.state == GroupState::Dead {
         return Err(GroupError::CoordinatorNotAvailable);
+    }
+    if let Some(cs) = &group.consumer {
+        if req.generation_id < 0 && cs.members.is_empty() {
+            return Ok(());
+        }
+        return cs.check_member_epoch(&req.member_id, req.generation_id);
     }
     if simple {
         // Simple commits are for groups without members.
