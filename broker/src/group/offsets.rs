@@ -16,7 +16,7 @@ pub type GroupPartitions = (String, Option<Vec<(String, i32)>>);
 
 impl<L: GroupLog> GroupCoordinator<L> {
     /// OffsetCommit. A group that does not exist is created (Empty) for a simple commit
-    /// (generation -1); a member commit checks member, instance and generation as Kafka's
+    /// (generation < 0, accepted while the group is Empty); a member commit checks member, instance and generation as Kafka's
     /// classic groups do. Commits during CompletingRebalance get REBALANCE_IN_PROGRESS;
     /// during PreparingRebalance the current generation may still commit.
     pub async fn commit_offsets(
@@ -26,8 +26,9 @@ impl<L: GroupLog> GroupCoordinator<L> {
         if req.group_id.is_empty() {
             return Err(GroupError::InvalidGroupId);
         }
-        let simple =
-            req.generation_id < 0 && req.member_id.is_empty() && req.group_instance_id.is_none();
+        // Kafka: a commit without a generation comes from a client outside group management
+        // (or the admin client), accepted while the group has no members.
+        let simple = req.generation_id < 0;
         let shared = match self.inner.group(&req.group_id) {
             Some(shared) => shared,
             None if simple => self.inner.group_or_create(&req.group_id),
@@ -326,13 +327,11 @@ fn validate_commit(group: &mut Group, req: &CommitRequest, simple: bool) -> Resu
         }
         return cs.check_member_epoch(&req.member_id, req.generation_id);
     }
-    if simple {
-        // Simple commits are for groups without members.
-        return if group.state == GroupState::Empty {
-            Ok(())
-        } else {
-            Err(GroupError::UnknownMemberId)
-        };
+    if simple && group.state == GroupState::Empty {
+        return Ok(());
+    }
+    if simple && req.member_id.is_empty() && req.group_instance_id.is_none() {
+        return Err(GroupError::UnknownMemberId);
     }
     group.validate_member(&req.member_id, req.group_instance_id.as_deref())?;
     if req.generation_id != group.generation {

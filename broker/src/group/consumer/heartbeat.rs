@@ -53,6 +53,17 @@ pub struct ConsumerHeartbeatResponse {
     pub assignment: Option<TopicAssignment>,
 }
 
+/// How a joining member got in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admitted {
+    /// A new member: the group epoch moves on.
+    New,
+    /// A static member's new incarnation, in the old one's place: no new epoch.
+    Replaced,
+    /// A member already in the group rejoined.
+    Known,
+}
+
 /// What the locked part of a heartbeat decided.
 struct Outcome {
     response: ConsumerHeartbeatResponse,
@@ -231,11 +242,11 @@ impl<L: GroupLog> Inner<L> {
         let mut bump = false;
         let mut watch = None;
         let member_id = if joining {
-            let (id, created) = self.admit(cs, &req, now, out)?;
-            if created {
-                bump = true;
+            let (id, admitted) = self.admit(cs, &req, now, out)?;
+            if admitted != Admitted::Known {
                 watch = Some(id.clone());
             }
+            bump = admitted == Admitted::New;
             id
         } else {
             check_epoch(cs, &req)?;
@@ -308,14 +319,14 @@ impl<L: GroupLog> Inner<L> {
     }
 
     /// A joining member: a static member taking over its instance's assignment, a known
-    /// member rejoining, or a new member. Returns its id and whether it is new.
+    /// member rejoining, or a new member.
     fn admit(
         &self,
         cs: &mut ConsumerState,
         req: &ConsumerHeartbeat,
         now: Instant,
         out: &mut Records<'_>,
-    ) -> Result<(String, bool), GroupError> {
+    ) -> Result<(String, Admitted), GroupError> {
         let new_id = if req.coordinator_member_id && req.member_id.is_empty() {
             uuid::Uuid::new_v4().to_string()
         } else {
@@ -325,7 +336,7 @@ impl<L: GroupLog> Inner<L> {
             && let Some(old) = cs.member_by_instance(instance)
         {
             if old.member_id == new_id {
-                return Ok((new_id, false));
+                return Ok((new_id, Admitted::Known));
             }
             if old.assignment.member_epoch != LEAVE_STATIC_EPOCH {
                 return Err(GroupError::UnreleasedInstanceId);
@@ -349,10 +360,10 @@ impl<L: GroupLog> Inner<L> {
                 cs.target.insert(new_id.clone(), t);
             }
             cs.members.insert(new_id.clone(), member);
-            return Ok((new_id, true));
+            return Ok((new_id, Admitted::Replaced));
         }
         if cs.members.contains_key(&new_id) {
-            return Ok((new_id, false));
+            return Ok((new_id, Admitted::Known));
         }
         if cs.members.len() >= self.config.consumer_max_size {
             return Err(GroupError::GroupMaxSizeReached(
@@ -362,7 +373,7 @@ impl<L: GroupLog> Inner<L> {
         let mut member = ConsumerMember::new(new_id.clone(), MemberMetadata::default(), now);
         member.deadline = now + self.config.consumer_session_timeout;
         cs.members.insert(new_id.clone(), member);
-        Ok((new_id, true))
+        Ok((new_id, Admitted::New))
     }
 
     /// Watches a consumer member's session and revocation deadlines; fences it when one

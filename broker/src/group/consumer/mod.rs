@@ -19,6 +19,9 @@ mod describe;
 mod heartbeat;
 pub(crate) mod reconcile;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
