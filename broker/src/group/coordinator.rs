@@ -150,6 +150,17 @@ impl<L: GroupLog> Inner<L> {
             .collect()
     }
 
+    /// Runs `f` on the group under its lock; `None` when there is no such group.
+    pub(crate) fn with_group<T>(
+        &self,
+        group_id: &str,
+        f: impl FnOnce(&mut Group) -> Option<T>,
+    ) -> Option<T> {
+        let shared = self.group(group_id)?;
+        let mut group = lock(&shared);
+        f(&mut group)
+    }
+
     /// The gate that orders a consumer group's changes and their log appends.
     pub(crate) fn gate(&self, group_id: &str) -> Arc<tokio::sync::Mutex<()>> {
         self.gates
@@ -362,26 +373,19 @@ impl<L: GroupLog> Inner<L> {
     pub(crate) fn watch_session(self: &Arc<Self>, group_id: String, member_id: String) {
         let inner = self.clone();
         tokio::spawn(async move {
-            loop {
-                let deadline = {
-                    let Some(shared) = inner.group(&group_id) else {
-                        return;
-                    };
-                    let mut group = lock(&shared);
-                    let now = Instant::now();
-                    let Some(member) = group.member_mut(&member_id) else {
-                        return;
-                    };
-                    if member.awaiting() && member.deadline <= now {
-                        member.refresh(now);
-                    }
-                    if member.deadline <= now {
-                        tracing::info!(group = %group_id, member = %member_id, "session expired");
-                        inner.remove_member(&mut group, &member_id);
-                        return;
-                    }
-                    member.deadline
-                };
+            while let Some(deadline) = inner.with_group(&group_id, |group| {
+                let now = Instant::now();
+                let member = group.member_mut(&member_id)?;
+                if member.awaiting() && member.deadline <= now {
+                    member.refresh(now);
+                }
+                if member.deadline <= now {
+                    tracing::info!(group = %group_id, member = %member_id, "session expired");
+                    inner.remove_member(group, &member_id);
+                    return None;
+                }
+                Some(member.deadline)
+            }) {
                 tokio::time::sleep_until(deadline).await;
             }
         });

@@ -382,19 +382,13 @@ impl<L: GroupLog> Inner<L> {
         let inner = self.clone();
         tokio::spawn(async move {
             loop {
-                let deadline = {
-                    let Some(shared) = inner.group(&group_id) else {
-                        return;
-                    };
-                    let group = lock(&shared);
-                    let Some(m) = group
-                        .consumer
-                        .as_ref()
-                        .and_then(|c| c.members.get(&member_id))
-                    else {
-                        return;
-                    };
-                    m.next_deadline()
+                let Some(deadline) = inner.with_group(&group_id, |group| {
+                    let cs = group.consumer.as_ref()?;
+                    cs.members
+                        .get(&member_id)
+                        .map(ConsumerMember::next_deadline)
+                }) else {
+                    return;
                 };
                 tokio::time::sleep_until(deadline).await;
                 let gate = inner.gate(&group_id);

@@ -22,26 +22,14 @@ pub(crate) fn next(
     owned: Option<&TopicAssignment>,
     held_by_other: impl Fn(&uuid::Uuid, i32) -> bool,
 ) -> MemberAssignment {
-    match current.state {
-        MemberState::Stable if current.member_epoch == target_epoch => current.clone(),
-        MemberState::UnrevokedPartitions => {
-            if still_owns(owned, &current.pending_revocation) {
-                current.clone()
-            } else {
-                compute(current, target, target_epoch, owned, held_by_other)
-            }
-        }
-        _ => compute(current, target, target_epoch, owned, held_by_other),
+    let settled = match current.state {
+        MemberState::Stable => current.member_epoch == target_epoch,
+        MemberState::UnrevokedPartitions => still_owns(owned, &current.pending_revocation),
+        MemberState::UnreleasedPartitions => false,
+    };
+    if settled {
+        return current.clone();
     }
-}
-
-fn compute(
-    current: &MemberAssignment,
-    target: &TopicAssignment,
-    target_epoch: i32,
-    owned: Option<&TopicAssignment>,
-    held_by_other: impl Fn(&uuid::Uuid, i32) -> bool,
-) -> MemberAssignment {
     let mut staying = TopicAssignment::new();
     let mut revoking = TopicAssignment::new();
     let mut adding = TopicAssignment::new();
