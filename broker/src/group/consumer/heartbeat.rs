@@ -263,6 +263,10 @@ impl<L: GroupLog> Inner<L> {
             out.member(&member_id, Some(meta));
         }
         member.deadline = now + self.config.consumer_session_timeout;
+        if cs.loaded {
+            // Just rebuilt from the log: resolve at once, so the stored target still fits.
+            cs.refresh_regexes(topics);
+        }
         let resolved = cs.resolve_subscriptions(topics);
         if resolved != cs.subscribed_topics {
             if cs.loaded && target_covers(cs, &resolved) {
@@ -297,6 +301,8 @@ impl<L: GroupLog> Inner<L> {
             .get(&member_id)
             .map(ConsumerMember::rebalance_timeout)
             .unwrap_or_default();
+        // The background resolution of Kafka, seen by the next heartbeat.
+        cs.refresh_regexes(topics);
         if let Some(member) = cs.members.get_mut(&member_id) {
             member.revoke_deadline = match next.state {
                 MemberState::UnrevokedPartitions => revoke_deadline.or(Some(now + rebalance)),
@@ -539,7 +545,7 @@ pub(crate) fn bump_and_assign(cs: &mut ConsumerState, topics: &TopicsView, out: 
             .members
             .iter()
             .map(|(id, m)| {
-                let subscribed = subscribed_names(&m.meta, &resolved)
+                let subscribed = subscribed_names(&m.meta, &resolved, &cs.resolved_regexes)
                     .iter()
                     .filter_map(|n| resolved.get(n).map(|t| t.id))
                     .collect();

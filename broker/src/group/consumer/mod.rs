@@ -180,6 +180,8 @@ pub(crate) struct ConsumerState {
     /// Rebuilt from the log and not yet heartbeated: the first heartbeat keeps the stored
     /// target when it still fits the topics, instead of starting a new epoch.
     pub(crate) loaded: bool,
+    /// Each member regular expression's matching topics, as last resolved.
+    pub(crate) resolved_regexes: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl ConsumerState {
@@ -216,18 +218,46 @@ impl ConsumerState {
         })
     }
 
-    /// Every topic some member subscribes to that exists in `topics`, by name. A regular
-    /// expression must match the whole name (Kafka's `matches`); internal topics never match.
+    /// Every topic some member subscribes to that exists in `topics`, by name; regular
+    /// expressions count with their last resolution (`refresh_regexes`).
     pub(crate) fn resolve_subscriptions(&self, topics: &TopicsView) -> BTreeMap<String, TopicMeta> {
         let mut out = BTreeMap::new();
         for member in self.members.values() {
-            for name in subscribed_names(&member.meta, topics) {
+            for name in subscribed_names(&member.meta, topics, &self.resolved_regexes) {
                 if let Some(meta) = topics.get(&name) {
                     out.insert(name, meta.clone());
                 }
             }
         }
         out
+    }
+
+    /// Resolves the members' regular expressions against `topics`. Kafka resolves them in the
+    /// background, so a heartbeat sees the resolution made after the previous one: a new
+    /// regular expression (or a new topic it matches) reaches the assignment one heartbeat
+    /// later, literal topic names at once. A regular expression must match the whole name
+    /// (Kafka's `matches`); internal topics never match.
+    pub(crate) fn refresh_regexes(&mut self, topics: &TopicsView) {
+        let mut fresh: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for m in self.members.values() {
+            let Some(pattern) = &m.meta.subscribed_topic_regex else {
+                continue;
+            };
+            if fresh.contains_key(pattern) {
+                continue;
+            }
+            let matched = compile_regex(pattern)
+                .map(|re| {
+                    topics
+                        .keys()
+                        .filter(|n| !is_internal(n) && re.is_match(n))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            fresh.insert(pattern.clone(), matched);
+        }
+        self.resolved_regexes = fresh;
     }
 }
 
@@ -335,25 +365,25 @@ pub(crate) fn group_tombstones(group_id: &str) -> Vec<crate::group::GroupRecord>
     .collect()
 }
 
-/// The names of the existing topics a member subscribes to.
-pub(crate) fn subscribed_names(meta: &MemberMetadata, topics: &TopicsView) -> BTreeSet<String> {
+/// The names of the existing topics a member subscribes to, its regular expression read
+/// through `regexes` (pattern -> matched topics).
+pub(crate) fn subscribed_names(
+    meta: &MemberMetadata,
+    topics: &TopicsView,
+    regexes: &BTreeMap<String, BTreeSet<String>>,
+) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = meta
         .subscribed_topic_names
         .iter()
         .filter(|n| topics.contains_key(n.as_str()))
         .cloned()
         .collect();
-    if let Some(regex) = meta
+    if let Some(matched) = meta
         .subscribed_topic_regex
-        .as_deref()
-        .and_then(|r| compile_regex(r).ok())
+        .as_ref()
+        .and_then(|r| regexes.get(r))
     {
-        out.extend(
-            topics
-                .keys()
-                .filter(|n| !is_internal(n) && regex.is_match(n))
-                .cloned(),
-        );
+        out.extend(matched.iter().filter(|n| topics.contains_key(*n)).cloned());
     }
     out
 }
