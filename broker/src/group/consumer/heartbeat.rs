@@ -121,12 +121,13 @@ fn validate(req: &ConsumerHeartbeat) -> Result<(), GroupError> {
             if req.rebalance_timeout_ms < 0 {
                 return invalid("RebalanceTimeoutMs must be provided in first request.");
             }
-            if req.owned.as_ref().is_some_and(|o| !o.is_empty()) {
+            // Present and empty: Kafka refuses a null list too.
+            if req.owned.as_ref().is_none_or(|o| !o.is_empty()) {
                 return invalid("TopicPartitions must be empty when (re-)joining.");
             }
             if req.subscribed_topic_names.is_none() && req.subscribed_topic_regex.is_none() {
                 return invalid(
-                    "SubscribedTopicNames or SubscribedTopicRegex must be set in first request.",
+                    "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.",
                 );
             }
         }
@@ -313,6 +314,17 @@ impl<L: GroupLog> Inner<L> {
                 out.current(&member_id, Some(next.clone()));
             }
         }
+        tracing::debug!(
+            member = %member_id,
+            epoch = next.member_epoch,
+            group_epoch = cs.group_epoch,
+            state = ?next.state,
+            assigned = next.assigned.values().map(|p| p.len()).sum::<usize>(),
+            revoking = next.pending_revocation.values().map(|p| p.len()).sum::<usize>(),
+            target = target.values().map(|p| p.len()).sum::<usize>(),
+            sent = send,
+            "consumer group heartbeat"
+        );
         Ok((
             ConsumerHeartbeatResponse {
                 member_id,
@@ -503,13 +515,20 @@ fn updated_metadata(
     meta
 }
 
-/// Takes a member out with tombstones for its records.
+/// Takes a member out with tombstones for its records. A regular expression nobody uses any
+/// more is forgotten (a later subscription to it is resolved anew, as in Kafka).
 pub(crate) fn remove_member(cs: &mut ConsumerState, member_id: &str, out: &mut Records<'_>) {
     if cs.members.remove(member_id).is_some() {
         cs.target.remove(member_id);
         out.current(member_id, None);
         out.target_member(member_id, None);
         out.member(member_id, None);
+        let members = &cs.members;
+        cs.resolved_regexes.retain(|pattern, _| {
+            members
+                .values()
+                .any(|m| m.meta.subscribed_topic_regex.as_ref() == Some(pattern))
+        });
     }
 }
 

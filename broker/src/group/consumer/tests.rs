@@ -172,6 +172,14 @@ async fn requests_are_validated() {
         Err(GroupError::InvalidRegularExpression(_))
     ));
     let mut bad = join("x");
+    bad.owned = None;
+    assert_eq!(
+        c.consumer_heartbeat(bad, &view).await,
+        Err(GroupError::InvalidRequest(
+            "TopicPartitions must be empty when (re-)joining.".into()
+        ))
+    );
+    let mut bad = join("x");
     bad.rebalance_timeout_ms = -1;
     assert!(matches!(
         c.consumer_heartbeat(bad, &view).await,
