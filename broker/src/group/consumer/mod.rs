@@ -10,7 +10,8 @@
 //! - [`reconcile`]: Kafka's CurrentAssignmentBuilder, the step from a member's current
 //!   assignment towards its target, revoking before a partition moves.
 //! - `heartbeat.rs`: joins, heartbeats, leaves, fencing on session and revocation timeouts.
-//! - `describe.rs`: ConsumerGroupDescribe and the consumer states ListGroups shows.
+//! - `target.rs`: group epochs and target assignments; `records.rs`: what a change writes.
+//! - `describe.rs`: ConsumerGroupDescribe.
 //! - [`codec`]: the consumer-group records in Kafka's `__consumer_offsets` layouts.
 
 pub(crate) mod assignor;
@@ -18,6 +19,8 @@ pub mod codec;
 mod describe;
 mod heartbeat;
 pub(crate) mod reconcile;
+mod records;
+mod target;
 
 #[cfg(test)]
 mod tests;
