@@ -217,6 +217,9 @@ impl<L: GroupLog> GroupCoordinator<L> {
             }
             let subscribed = if group.state == GroupState::Empty {
                 Some(BTreeSet::new())
+            } else if let Some(cs) = &group.consumer {
+                // A consumer group: the topics its members' subscriptions resolved to.
+                Some(cs.subscribed_topics.keys().cloned().collect())
             } else if group.protocol_type.as_deref() == Some("consumer") {
                 subscribed_topics(&group)
             } else {

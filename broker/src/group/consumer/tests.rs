@@ -398,6 +398,9 @@ async fn offsets_are_checked_against_the_member_epoch() {
     ));
     assert_eq!(c.check_offset_fetch("g", Some("a"), a.epoch), Ok(()));
     assert_eq!(c.fetch_offsets("g", None)[0].offset, 5);
+    // OffsetDelete refuses a topic the members subscribe to.
+    let deleted = c.delete_offsets("g", &[("t".into(), 0)]).await.unwrap();
+    assert_eq!(deleted[0].2, Err(GroupError::GroupSubscribedToTopic));
     assert_eq!(c.delete_topic_offsets(&["t".into()]).await, 1);
     assert!(c.fetch_offsets("g", None).is_empty());
 }
