@@ -76,16 +76,15 @@ def settle(consumers, want_each_nonempty=True):
 
 
 def drain(consumers, want, seen):
-    """Polls until `want` records (by partition and offset) were seen in total."""
+    """Polls until `want` distinct records (by partition and offset) were seen. A record may
+    come twice (at least once: a partition that moved before its first commit is read again
+    by its new owner)."""
     start = time.time()
     while time.time() - start < DEADLINE and len(seen) < want:
         for c in consumers:
             msg = c.poll(0.1)
             if msg is not None and msg.error() is None:
-                key = (msg.partition(), msg.offset())
-                if key in seen:
-                    fail(f"record {key} delivered twice")
-                seen.add(key)
+                seen.add((msg.partition(), msg.offset()))
     if len(seen) < want:
         fail(f"consumed {len(seen)} of {want} records")
 
