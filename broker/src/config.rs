@@ -66,6 +66,17 @@ pub struct GroupsConfig {
     pub offsets_retention_minutes: u64,
     /// How often expired offsets are removed (`offsets.retention.check.interval.ms`).
     pub offsets_retention_check_interval_ms: u64,
+    /// Largest metadata string a committed offset may carry (`offset.metadata.max.bytes`).
+    pub offset_metadata_max_bytes: u32,
+    /// Most members of a classic group (`group.max.size`).
+    pub max_size: u32,
+    /// Most members of a consumer (KIP-848) group (`group.consumer.max.size`).
+    pub consumer_max_size: u32,
+    /// A consumer-group member that sends no heartbeat for this long is fenced and its
+    /// partitions reassigned (`group.consumer.session.timeout.ms`).
+    pub consumer_session_timeout_ms: u64,
+    /// How often consumer-group members heartbeat (`group.consumer.heartbeat.interval.ms`).
+    pub consumer_heartbeat_interval_ms: u64,
 }
 
 impl Default for GroupsConfig {
@@ -77,6 +88,11 @@ impl Default for GroupsConfig {
             max_session_timeout_ms: 1_800_000,
             offsets_retention_minutes: 7 * 24 * 60,
             offsets_retention_check_interval_ms: 600_000,
+            offset_metadata_max_bytes: 4096,
+            max_size: i32::MAX as u32,
+            consumer_max_size: i32::MAX as u32,
+            consumer_session_timeout_ms: 45_000,
+            consumer_heartbeat_interval_ms: 5_000,
         }
     }
 }
@@ -90,7 +106,11 @@ impl GroupsConfig {
             min_session_timeout: Duration::from_millis(self.min_session_timeout_ms),
             max_session_timeout: Duration::from_millis(self.max_session_timeout_ms),
             offsets_retention: Duration::from_secs(self.offsets_retention_minutes * 60),
-            ..crate::group::GroupConfig::default()
+            offset_metadata_max_bytes: self.offset_metadata_max_bytes as usize,
+            max_size: self.max_size as usize,
+            consumer_max_size: self.consumer_max_size as usize,
+            consumer_session_timeout: Duration::from_millis(self.consumer_session_timeout_ms),
+            consumer_heartbeat_interval: Duration::from_millis(self.consumer_heartbeat_interval_ms),
         }
     }
 }
@@ -340,6 +360,22 @@ impl Config {
             return invalid(
                 "groups.offsets_retention_check_interval_ms",
                 "must be positive".into(),
+            );
+        }
+        for (key, size) in [
+            ("groups.max_size", g.max_size),
+            ("groups.consumer_max_size", g.consumer_max_size),
+        ] {
+            if !(1..=i32::MAX as u32).contains(&size) {
+                return invalid(key, format!("{size} is outside [1, {}]", i32::MAX));
+            }
+        }
+        if g.consumer_heartbeat_interval_ms == 0
+            || g.consumer_heartbeat_interval_ms >= g.consumer_session_timeout_ms
+        {
+            return invalid(
+                "groups.consumer_heartbeat_interval_ms",
+                "must be positive and below groups.consumer_session_timeout_ms".into(),
             );
         }
         controller::TopicSettings::resolve(&BTreeMap::new(), &self.topic_config_defaults())

@@ -12,7 +12,7 @@
 //!   of many commits after a restart and a kill -9.
 //!
 //! confluent-kafka's runs take the group protocol as a parameter ([`confluent_admin!`] lists
-//! them: `classic` today); kafka-python only speaks the classic protocol.
+//! them: `classic` and `consumer`, KIP-848); kafka-python only speaks the classic protocol.
 
 mod common;
 
@@ -75,7 +75,7 @@ macro_rules! confluent_admin {
     )+};
 }
 
-confluent_admin!(classic);
+confluent_admin!(classic, consumer);
 
 #[test]
 fn groups_and_offsets_survive_restart_and_kill9_kafka_python() {

@@ -16,7 +16,7 @@
 //!   away incrementally: each revocation is of a partition that moves, nobody loses everything.
 //!
 //! The scenarios take the group protocol as a parameter: [`confluent_scenarios!`] lists the
-//! protocols the confluent-kafka ones run with (`classic` today; add `consumer` for KIP-848).
+//! protocols the confluent-kafka ones run with: `classic` and `consumer` (KIP-848).
 //! kafka-python only speaks the classic protocol.
 
 mod common;
@@ -32,9 +32,14 @@ use common::{Broker, BrokerOpts, assert_log_clean, kcat, run, run_python_script}
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(100);
 const PARTITIONS: u32 = 6;
 
+/// A node for group tests: no initial rebalance delay, and KIP-848 members (whose session
+/// the broker sets) on the 6 s session the classic scenarios ask for.
 fn group_broker() -> Broker {
     Broker::start(
-        BrokerOpts::auto_create(PARTITIONS).env("STRATA_GROUPS_INITIAL_REBALANCE_DELAY_MS", "0"),
+        BrokerOpts::auto_create(PARTITIONS)
+            .env("STRATA_GROUPS_INITIAL_REBALANCE_DELAY_MS", "0")
+            .env("STRATA_GROUPS_CONSUMER_SESSION_TIMEOUT_MS", "6000")
+            .env("STRATA_GROUPS_CONSUMER_HEARTBEAT_INTERVAL_MS", "1000"),
     )
 }
 
@@ -78,7 +83,7 @@ macro_rules! confluent_scenarios {
     )+};
 }
 
-confluent_scenarios!(classic);
+confluent_scenarios!(classic, consumer);
 
 #[test]
 fn split_failover_rejoin_restart_at_least_once_kafka_python() {

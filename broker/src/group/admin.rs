@@ -8,17 +8,24 @@ use super::state::GroupState;
 
 impl<L: GroupLog> GroupCoordinator<L> {
     /// DescribeGroups for one group; an unknown group reads as Dead with no members.
+    /// A consumer group is not a classic group: it reads as unknown, `not_classic` set (Kafka
+    /// 4.1 answers DescribeGroups v6 with GROUP_ID_NOT_FOUND, "is not a classic group").
     pub fn describe_group(&self, group_id: &str) -> DescribedGroup {
+        let unknown = |not_classic| DescribedGroup {
+            group_id: group_id.to_string(),
+            state: GroupState::Dead,
+            protocol_type: String::new(),
+            protocol: String::new(),
+            members: Vec::new(),
+            not_classic,
+        };
         let Some(shared) = self.inner.group(group_id) else {
-            return DescribedGroup {
-                group_id: group_id.to_string(),
-                state: GroupState::Dead,
-                protocol_type: String::new(),
-                protocol: String::new(),
-                members: Vec::new(),
-            };
+            return unknown(false);
         };
         let group = lock(&shared);
+        if group.consumer.is_some() {
+            return unknown(true);
+        }
         let stable = group.state == GroupState::Stable;
         let protocol = group.protocol.clone().unwrap_or_default();
         DescribedGroup {
@@ -50,21 +57,31 @@ impl<L: GroupLog> GroupCoordinator<L> {
                     },
                 })
                 .collect(),
+            not_classic: false,
         }
     }
 
-    /// ListGroups; an empty filter lists every group, sorted by id.
-    pub fn list_groups(&self, states: &[GroupState]) -> Vec<ListedGroup> {
+    /// ListGroups, sorted by id: every group whose state name is in `states` and whose type
+    /// ("classic" or "consumer") is in `types` (both case-insensitive; empty lists match all).
+    pub fn list_groups(&self, states: &[String], types: &[String]) -> Vec<ListedGroup> {
+        let matches = |list: &[String], name: &str| {
+            list.is_empty() || list.iter().any(|s| s.eq_ignore_ascii_case(name))
+        };
         let mut listed: Vec<ListedGroup> = self
             .inner
             .all_groups()
             .iter()
             .filter_map(|shared| {
                 let group = lock(shared);
-                (states.is_empty() || states.contains(&group.state)).then(|| ListedGroup {
+                let (state, group_type) = match &group.consumer {
+                    Some(cs) => (cs.state().name(), "consumer"),
+                    None => (group.state.name(), "classic"),
+                };
+                (matches(states, state) && matches(types, group_type)).then(|| ListedGroup {
                     group_id: group.id.clone(),
                     protocol_type: group.protocol_type.clone().unwrap_or_default(),
-                    state: group.state,
+                    state,
+                    group_type,
                 })
             })
             .collect();
@@ -110,6 +127,9 @@ impl<L: GroupLog> GroupCoordinator<L> {
                 })
                 .collect();
             group.offsets.clear();
+            if group.consumer.take().is_some() {
+                records.extend(super::consumer::group_tombstones(group_id));
+            }
             records.push(GroupRecord::GroupTombstone {
                 group_id: group_id.to_string(),
             });

@@ -119,6 +119,8 @@ pub struct DescribedGroup {
     /// The selected protocol, only in Stable.
     pub protocol: String,
     pub members: Vec<DescribedMember>,
+    /// The id names a consumer group (KIP-848), not a classic one.
+    pub not_classic: bool,
 }
 
 /// A group as ListGroups shows it.
@@ -126,7 +128,11 @@ pub struct DescribedGroup {
 pub struct ListedGroup {
     pub group_id: String,
     pub protocol_type: String,
-    pub state: GroupState,
+    /// The state's name: a classic state, or a consumer group's (Empty, Assigning,
+    /// Reconciling, Stable, Dead).
+    pub state: &'static str,
+    /// "classic" or "consumer".
+    pub group_type: &'static str,
 }
 
 /// One partition of an OffsetCommit.

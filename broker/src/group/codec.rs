@@ -3,6 +3,7 @@
 //!
 //! Written: OffsetCommitKey v1 / OffsetCommitValue v3 and GroupMetadataKey v2 /
 //! GroupMetadataValue v3 (all non-flexible); a tombstone is the key with a null value.
+//! Consumer groups (KIP-848) use key versions 3 and 5-8, in `consumer/codec.rs`.
 //! Read: the same versions; other versions are refused rather than guessed at. Every length
 //! is checked against the bytes that remain: nothing here trusts the input.
 
@@ -68,6 +69,7 @@ pub fn encode(record: &GroupRecord) -> (Bytes, Option<Bytes>) {
             put_str(&mut key, group_id);
             (key.freeze(), None)
         }
+        GroupRecord::Consumer(record) => super::consumer::codec::encode(record),
     }
 }
 
@@ -106,6 +108,9 @@ pub fn decode(key: &[u8], value: Option<&[u8]>) -> Result<GroupRecord, CodecErro
                 },
             }
         }
+        3 | 5..=8 => GroupRecord::Consumer(Box::new(super::consumer::codec::decode(
+            version, k.0, value,
+        )?)),
         version => {
             return Err(CodecError::UnsupportedVersion {
                 what: "key",
@@ -208,7 +213,7 @@ fn group_snapshot(value: &[u8]) -> Result<GroupSnapshot, CodecError> {
     })
 }
 
-fn put_str(b: &mut BytesMut, s: &str) {
+pub(crate) fn put_str(b: &mut BytesMut, s: &str) {
     b.put_i16(i16::try_from(s.len()).unwrap_or(i16::MAX));
     b.put_slice(&s.as_bytes()[..s.len().min(i16::MAX as usize)]);
 }
@@ -225,10 +230,10 @@ fn put_bytes(b: &mut BytesMut, bytes: &[u8]) {
     b.put_slice(bytes);
 }
 
-struct Reader<'a>(&'a [u8]);
+pub(crate) struct Reader<'a>(pub(crate) &'a [u8]);
 
 impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8], CodecError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&[u8], CodecError> {
         if self.0.len() < n {
             return Err(CodecError::Truncated);
         }
@@ -237,25 +242,25 @@ impl Reader<'_> {
         Ok(head)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
 
-    fn i16(&mut self) -> Result<i16, CodecError> {
+    pub(crate) fn i16(&mut self) -> Result<i16, CodecError> {
         self.array().map(i16::from_be_bytes)
     }
 
-    fn i32(&mut self) -> Result<i32, CodecError> {
+    pub(crate) fn i32(&mut self) -> Result<i32, CodecError> {
         self.array().map(i32::from_be_bytes)
     }
 
-    fn i64(&mut self) -> Result<i64, CodecError> {
+    pub(crate) fn i64(&mut self) -> Result<i64, CodecError> {
         self.array().map(i64::from_be_bytes)
     }
 
-    fn nullable_string(&mut self) -> Result<Option<String>, CodecError> {
+    pub(crate) fn nullable_string(&mut self) -> Result<Option<String>, CodecError> {
         let len = self.i16()?;
         if len < 0 {
             return Ok(None);
@@ -266,17 +271,17 @@ impl Reader<'_> {
             .map_err(|_| CodecError::InvalidString)
     }
 
-    fn string(&mut self) -> Result<String, CodecError> {
+    pub(crate) fn string(&mut self) -> Result<String, CodecError> {
         self.nullable_string()?.ok_or(CodecError::InvalidLength(-1))
     }
 
-    fn bytes(&mut self) -> Result<Bytes, CodecError> {
+    pub(crate) fn bytes(&mut self) -> Result<Bytes, CodecError> {
         let len = self.i32()?;
         let n = usize::try_from(len).map_err(|_| CodecError::InvalidLength(len))?;
         Ok(Bytes::copy_from_slice(self.take(n)?))
     }
 
-    fn end(&self) -> Result<(), CodecError> {
+    pub(crate) fn end(&self) -> Result<(), CodecError> {
         if self.0.is_empty() {
             Ok(())
         } else {
@@ -378,8 +383,8 @@ mod tests {
             assert!(decode(&key, Some(&value[..cut])).is_err());
         }
         assert!(matches!(
-            decode(b"\x00\x07", None),
-            Err(CodecError::UnsupportedVersion { version: 7, .. })
+            decode(b"\x00\x09", None),
+            Err(CodecError::UnsupportedVersion { version: 9, .. })
         ));
     }
 

@@ -32,6 +32,14 @@ pub struct GroupConfig {
     pub offsets_retention: Duration,
     /// `offset.metadata.max.bytes` (Kafka: 4096).
     pub offset_metadata_max_bytes: usize,
+    /// `group.max.size`: members of a classic group (Kafka: Integer.MAX_VALUE).
+    pub max_size: usize,
+    /// `group.consumer.max.size`: members of a consumer group (Kafka: Integer.MAX_VALUE).
+    pub consumer_max_size: usize,
+    /// `group.consumer.session.timeout.ms` (Kafka: 45000).
+    pub consumer_session_timeout: Duration,
+    /// `group.consumer.heartbeat.interval.ms` (Kafka: 5000).
+    pub consumer_heartbeat_interval: Duration,
 }
 
 impl Default for GroupConfig {
@@ -42,6 +50,10 @@ impl Default for GroupConfig {
             max_session_timeout: Duration::from_millis(1_800_000),
             offsets_retention: Duration::from_secs(7 * 24 * 3600),
             offset_metadata_max_bytes: 4096,
+            max_size: i32::MAX as usize,
+            consumer_max_size: i32::MAX as usize,
+            consumer_session_timeout: Duration::from_millis(45_000),
+            consumer_heartbeat_interval: Duration::from_millis(5_000),
         }
     }
 }
@@ -67,6 +79,9 @@ pub(crate) struct Inner<L> {
     pub(crate) config: GroupConfig,
     pub(crate) log: L,
     groups: Mutex<HashMap<String, SharedGroup>>,
+    /// Per consumer group, taken across a heartbeat's change and its log append, so records
+    /// reach the log in the order their changes were made.
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 pub(crate) fn lock(group: &SharedGroup) -> MutexGuard<'_, Group> {
@@ -88,6 +103,7 @@ impl<L: GroupLog> GroupCoordinator<L> {
                 config,
                 log,
                 groups: Mutex::new(HashMap::new()),
+                gates: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -134,11 +150,36 @@ impl<L: GroupLog> Inner<L> {
             .collect()
     }
 
+    /// Runs `f` on the group under its lock; `None` when there is no such group.
+    pub(crate) fn with_group<T>(
+        &self,
+        group_id: &str,
+        f: impl FnOnce(&mut Group) -> Option<T>,
+    ) -> Option<T> {
+        let shared = self.group(group_id)?;
+        let mut group = lock(&shared);
+        f(&mut group)
+    }
+
+    /// The gate that orders a consumer group's changes and their log appends.
+    pub(crate) fn gate(&self, group_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.gates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(group_id.to_string())
+            .or_default()
+            .clone()
+    }
+
     /// Drops a group from the map if it is still `group` (a new one may have taken its id).
     pub(crate) fn forget(&self, group_id: &str, group: &SharedGroup) {
         let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
         if groups.get(group_id).is_some_and(|g| Arc::ptr_eq(g, group)) {
             groups.remove(group_id);
+            self.gates
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(group_id);
         }
     }
 
@@ -332,26 +373,19 @@ impl<L: GroupLog> Inner<L> {
     pub(crate) fn watch_session(self: &Arc<Self>, group_id: String, member_id: String) {
         let inner = self.clone();
         tokio::spawn(async move {
-            loop {
-                let deadline = {
-                    let Some(shared) = inner.group(&group_id) else {
-                        return;
-                    };
-                    let mut group = lock(&shared);
-                    let now = Instant::now();
-                    let Some(member) = group.member_mut(&member_id) else {
-                        return;
-                    };
-                    if member.awaiting() && member.deadline <= now {
-                        member.refresh(now);
-                    }
-                    if member.deadline <= now {
-                        tracing::info!(group = %group_id, member = %member_id, "session expired");
-                        inner.remove_member(&mut group, &member_id);
-                        return;
-                    }
-                    member.deadline
-                };
+            while let Some(deadline) = inner.with_group(&group_id, |group| {
+                let now = Instant::now();
+                let member = group.member_mut(&member_id)?;
+                if member.awaiting() && member.deadline <= now {
+                    member.refresh(now);
+                }
+                if member.deadline <= now {
+                    tracing::info!(group = %group_id, member = %member_id, "session expired");
+                    inner.remove_member(group, &member_id);
+                    return None;
+                }
+                Some(member.deadline)
+            }) {
                 tokio::time::sleep_until(deadline).await;
             }
         });
@@ -461,14 +495,42 @@ impl<L: GroupLog> Inner<L> {
                         lock(&shared).offsets.remove(&(topic, partition));
                     }
                 }
+                GroupRecord::Consumer(record) => self.replay_consumer(*record),
             }
         }
         for shared in self.all_groups() {
-            let group = lock(&shared);
+            let mut group = lock(&shared);
+            if let Some(cs) = &group.consumer {
+                let (members, empty): (Vec<String>, bool) =
+                    (cs.members.keys().cloned().collect(), cs.members.is_empty());
+                super::consumer::sync_classic_state(&mut group, empty);
+                group.protocol_type = Some("consumer".to_string());
+                for member in members {
+                    self.watch_consumer(group.id.clone(), member);
+                }
+            }
             for member in &group.members {
                 self.watch_session(group.id.clone(), member.member_id.clone());
             }
         }
+    }
+}
+
+impl<L: GroupLog> Inner<L> {
+    /// A replayed consumer-group record; the group's epoch tombstone ends its consumer state.
+    fn replay_consumer(&self, record: super::consumer::codec::ConsumerRecord) {
+        use super::consumer::codec::ConsumerRecord as R;
+        let shared = self.group_or_create(record.group_id());
+        let mut group = lock(&shared);
+        if let R::GroupEpoch { epoch: None, .. } = record {
+            group.consumer = None;
+            return;
+        }
+        let deadline = Instant::now() + self.config.consumer_session_timeout;
+        group
+            .consumer
+            .get_or_insert_with(Default::default)
+            .apply(record, deadline);
     }
 }
 

@@ -45,4 +45,27 @@ pub enum GroupError {
     /// OFFSET_METADATA_TOO_LARGE (12).
     #[error("offset metadata of {0} bytes is larger than offset.metadata.max.bytes")]
     OffsetMetadataTooLarge(usize),
+    /// FENCED_MEMBER_EPOCH (110): a consumer-group member's epoch is ahead of, or too far
+    /// behind, the coordinator's; the member must rejoin with epoch 0.
+    #[error("member epoch {got} is fenced (the member is at epoch {current})")]
+    FencedMemberEpoch { got: i32, current: i32 },
+    /// STALE_MEMBER_EPOCH (113): an offset commit or fetch with an older member epoch.
+    #[error("member epoch {got} is stale (the member is at epoch {current})")]
+    StaleMemberEpoch { got: i32, current: i32 },
+    /// UNRELEASED_INSTANCE_ID (111): the instance id is still held by a member that has not
+    /// left with epoch -2.
+    #[error("the instance id is still used by another member")]
+    UnreleasedInstanceId,
+    /// UNSUPPORTED_ASSIGNOR (112).
+    #[error("unknown server assignor {0}")]
+    UnsupportedAssignor(String),
+    /// GROUP_MAX_SIZE_REACHED (81).
+    #[error("the group has reached its maximum size of {0} members")]
+    GroupMaxSizeReached(usize),
+    /// INVALID_REQUEST (42), with Kafka's reason.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// INVALID_REGULAR_EXPRESSION (128).
+    #[error("invalid regular expression: {0}")]
+    InvalidRegularExpression(String),
 }

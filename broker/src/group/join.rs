@@ -42,6 +42,8 @@ impl<L: GroupLog> GroupCoordinator<L> {
             let mut group = lock(&shared);
             if group.state == GroupState::Dead {
                 Step::Answer(Err(GroupError::CoordinatorNotAvailable))
+            } else if let Err(e) = self.take_from_consumer_protocol(&mut group) {
+                Step::Answer(Err(e))
             } else if !group.supports(&req.member_id, &req.protocol_type, &req.protocols) {
                 Step::Answer(Err(GroupError::InconsistentGroupProtocol))
             } else if req.member_id.is_empty() {
@@ -74,6 +76,11 @@ impl<L: GroupLog> GroupCoordinator<L> {
                 return self.replace_static(group, req, &old, member_id);
             }
         } else if req.require_known_member_id {
+            if group.members.len() + group.pending.len() >= self.inner.config.max_size {
+                return Step::Answer(Err(GroupError::GroupMaxSizeReached(
+                    self.inner.config.max_size,
+                )));
+            }
             group.pending.insert(member_id.clone());
             self.inner
                 .watch_pending(group.id.clone(), member_id.clone(), req.session_timeout);
@@ -82,7 +89,29 @@ impl<L: GroupLog> GroupCoordinator<L> {
         self.add_and_wait(group, req, member_id)
     }
 
+    /// A JoinGroup for a consumer group: one with members is not a classic group
+    /// (GROUP_ID_NOT_FOUND, as Kafka answers without online migration); an empty one becomes
+    /// classic, keeping its offsets.
+    fn take_from_consumer_protocol(&self, group: &mut Group) -> Result<(), GroupError> {
+        let Some(cs) = &group.consumer else {
+            return Ok(());
+        };
+        if !cs.members.is_empty() {
+            return Err(GroupError::GroupIdNotFound);
+        }
+        group.consumer = None;
+        group.protocol_type = None;
+        self.inner
+            .append_detached(super::consumer::group_tombstones(&group.id));
+        Ok(())
+    }
+
     fn add_and_wait(&self, group: &mut Group, req: &JoinRequest, member_id: String) -> Step {
+        if group.members.len() >= self.inner.config.max_size {
+            return Step::Answer(Err(GroupError::GroupMaxSizeReached(
+                self.inner.config.max_size,
+            )));
+        }
         if group.members.is_empty() {
             group.protocol_type = Some(req.protocol_type.clone());
         }

@@ -21,6 +21,7 @@
 mod admin;
 mod api;
 pub mod codec;
+pub mod consumer;
 mod coordinator;
 mod error;
 mod join;

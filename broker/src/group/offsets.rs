@@ -16,7 +16,7 @@ pub type GroupPartitions = (String, Option<Vec<(String, i32)>>);
 
 impl<L: GroupLog> GroupCoordinator<L> {
     /// OffsetCommit. A group that does not exist is created (Empty) for a simple commit
-    /// (generation -1); a member commit checks member, instance and generation as Kafka's
+    /// (generation < 0, accepted while the group is Empty); a member commit checks member, instance and generation as Kafka's
     /// classic groups do. Commits during CompletingRebalance get REBALANCE_IN_PROGRESS;
     /// during PreparingRebalance the current generation may still commit.
     pub async fn commit_offsets(
@@ -26,8 +26,9 @@ impl<L: GroupLog> GroupCoordinator<L> {
         if req.group_id.is_empty() {
             return Err(GroupError::InvalidGroupId);
         }
-        let simple =
-            req.generation_id < 0 && req.member_id.is_empty() && req.group_instance_id.is_none();
+        // Kafka: a commit without a generation comes from a client outside group management
+        // (or the admin client), accepted while the group has no members.
+        let simple = req.generation_id < 0;
         let shared = match self.inner.group(&req.group_id) {
             Some(shared) => shared,
             None if simple => self.inner.group_or_create(&req.group_id),
@@ -130,6 +131,61 @@ impl<L: GroupLog> GroupCoordinator<L> {
         }
     }
 
+    /// OffsetFetch v9+ from a consumer-group member: its member id and epoch must be
+    /// current (Kafka's `validateOffsetFetch`). Requests without a member id, and groups that
+    /// are not consumer groups, pass.
+    pub fn check_offset_fetch(
+        &self,
+        group_id: &str,
+        member_id: Option<&str>,
+        member_epoch: i32,
+    ) -> Result<(), GroupError> {
+        let Some(member_id) = member_id else {
+            return Ok(());
+        };
+        if member_epoch < 0 && member_id.is_empty() {
+            return Ok(());
+        }
+        let Some(shared) = self.inner.group(group_id) else {
+            return Err(GroupError::GroupIdNotFound);
+        };
+        let group = lock(&shared);
+        match &group.consumer {
+            Some(cs) => cs.check_member_epoch(member_id, member_epoch),
+            None => Ok(()),
+        }
+    }
+
+    /// Removes every group's committed offsets of deleted topics, with tombstones (Kafka does
+    /// this when topics are deleted). Returns how many offsets went.
+    pub async fn delete_topic_offsets(&self, topics: &[String]) -> usize {
+        let mut records = Vec::new();
+        for shared in self.inner.all_groups() {
+            let mut group = lock(&shared);
+            let gone: Vec<(String, i32)> = group
+                .offsets
+                .keys()
+                .filter(|(t, _)| topics.contains(t))
+                .cloned()
+                .collect();
+            for (topic, partition) in gone {
+                group.offsets.remove(&(topic.clone(), partition));
+                records.push(GroupRecord::OffsetTombstone {
+                    group_id: group.id.clone(),
+                    topic,
+                    partition,
+                });
+            }
+        }
+        let removed = records.len();
+        if !records.is_empty()
+            && let Err(error) = self.inner.log.append(records).await
+        {
+            tracing::warn!(%error, "offset removal of deleted topics not persisted");
+        }
+        removed
+    }
+
     /// OffsetFetch v8+ with several groups.
     pub fn fetch_offsets_many(
         &self,
@@ -161,6 +217,9 @@ impl<L: GroupLog> GroupCoordinator<L> {
             }
             let subscribed = if group.state == GroupState::Empty {
                 Some(BTreeSet::new())
+            } else if let Some(cs) = &group.consumer {
+                // A consumer group: the topics its members' subscriptions resolved to.
+                Some(cs.subscribed_topics.keys().cloned().collect())
             } else if group.protocol_type.as_deref() == Some("consumer") {
                 subscribed_topics(&group)
             } else {
@@ -237,6 +296,9 @@ impl<L: GroupLog> GroupCoordinator<L> {
                 });
             }
             if group.offsets.is_empty() {
+                if group.consumer.take().is_some() {
+                    records.extend(super::consumer::group_tombstones(&group.id));
+                }
                 group.set_state(GroupState::Dead, now_ms);
                 records.push(GroupRecord::GroupTombstone {
                     group_id: group.id.clone(),
@@ -256,18 +318,23 @@ impl<L: GroupLog> GroupCoordinator<L> {
     }
 }
 
-/// Kafka's classic-group commit validation.
+/// Kafka's commit validation: a consumer group's (the generation is the member epoch), or a
+/// classic group's.
 fn validate_commit(group: &mut Group, req: &CommitRequest, simple: bool) -> Result<(), GroupError> {
     if group.state == GroupState::Dead {
         return Err(GroupError::CoordinatorNotAvailable);
     }
-    if simple {
-        // Simple commits are for groups without members.
-        return if group.state == GroupState::Empty {
-            Ok(())
-        } else {
-            Err(GroupError::UnknownMemberId)
-        };
+    if let Some(cs) = &group.consumer {
+        if req.generation_id < 0 && cs.members.is_empty() {
+            return Ok(());
+        }
+        return cs.check_member_epoch(&req.member_id, req.generation_id);
+    }
+    if simple && group.state == GroupState::Empty {
+        return Ok(());
+    }
+    if simple && req.member_id.is_empty() && req.group_instance_id.is_none() {
+        return Err(GroupError::UnknownMemberId);
     }
     group.validate_member(&req.member_id, req.group_instance_id.as_deref())?;
     if req.generation_id != group.generation {

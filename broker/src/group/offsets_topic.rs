@@ -28,15 +28,6 @@ fn failed(message: impl Into<String>) -> GroupLogError {
     }
 }
 
-fn group_of(r: &GroupRecord) -> &str {
-    match r {
-        GroupRecord::GroupMetadata { group_id, .. }
-        | GroupRecord::GroupTombstone { group_id }
-        | GroupRecord::OffsetCommit { group_id, .. }
-        | GroupRecord::OffsetTombstone { group_id, .. } => group_id,
-    }
-}
-
 impl OffsetsTopicLog {
     /// `count` is the topic's partition count (`offsets.topic.num.partitions`).
     pub fn new(partitions: Arc<Partitions>, count: i32) -> Self {
@@ -50,7 +41,7 @@ impl GroupLog for OffsetsTopicLog {
             Default::default();
         for r in records {
             by_partition
-                .entry(partition_for(group_of(&r), self.count))
+                .entry(partition_for(r.group_id(), self.count))
                 .or_default()
                 .push(r);
         }

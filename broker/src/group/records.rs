@@ -67,6 +67,21 @@ pub enum GroupRecord {
         topic: String,
         partition: i32,
     },
+    /// A consumer group's (KIP-848) epoch, member, target or current assignment.
+    Consumer(Box<super::consumer::codec::ConsumerRecord>),
+}
+
+impl GroupRecord {
+    /// The group the record belongs to (which decides its `__consumer_offsets` partition).
+    pub fn group_id(&self) -> &str {
+        match self {
+            GroupRecord::GroupMetadata { group_id, .. }
+            | GroupRecord::GroupTombstone { group_id }
+            | GroupRecord::OffsetCommit { group_id, .. }
+            | GroupRecord::OffsetTombstone { group_id, .. } => group_id,
+            GroupRecord::Consumer(record) => record.group_id(),
+        }
+    }
 }
 
 /// The group log failed; the request that needed it is answered COORDINATOR_NOT_AVAILABLE.

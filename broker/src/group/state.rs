@@ -70,6 +70,9 @@ pub(crate) struct Group {
     pub(crate) join_not_before: Instant,
     /// A member joined during the initial rebalance delay (which then starts again).
     pub(crate) new_member_added: bool,
+    /// Set when this is a consumer group (KIP-848); the classic fields above then hold only
+    /// the id, the mirrored state (Empty or Stable), the protocol type and the offsets.
+    pub(crate) consumer: Option<super::consumer::ConsumerState>,
 }
 
 impl Group {
@@ -89,6 +92,7 @@ impl Group {
             rebalance_epoch: 0,
             join_not_before: Instant::now(),
             new_member_added: false,
+            consumer: None,
         }
     }
 

@@ -635,7 +635,7 @@ async fn delete_groups_rules() {
         -1
     );
     assert_eq!(c.describe_group("idle").state, GroupState::Dead);
-    assert_eq!(c.list_groups(&[]).len(), 1);
+    assert_eq!(c.list_groups(&[], &[]).len(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -644,7 +644,8 @@ async fn list_groups_filters_by_state() {
     form_group(&c, "stable", &[None]).await;
     c.commit_offsets(commit("empty", -1, "", 3)).await.unwrap();
     let names = |states: &[GroupState]| -> Vec<String> {
-        c.list_groups(states)
+        let states: Vec<String> = states.iter().map(|s| s.name().to_lowercase()).collect();
+        c.list_groups(&states, &[])
             .into_iter()
             .map(|g| g.group_id)
             .collect()
@@ -659,8 +660,10 @@ async fn list_groups_filters_by_state() {
         Some(GroupState::CompletingRebalance)
     );
     assert_eq!(GroupState::parse("nope"), None);
-    let listed = c.list_groups(&[GroupState::Stable]);
+    let listed = c.list_groups(&["Stable".into()], &["classic".into()]);
     assert_eq!(listed[0].protocol_type, "consumer");
+    assert_eq!(listed[0].group_type, "classic");
+    assert!(c.list_groups(&[], &["consumer".into()]).is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -736,7 +739,7 @@ async fn rebuild_from_the_log_gives_the_same_offsets_and_group() {
         c.fetch_offsets("solo", None)
     );
     assert_eq!(rebuilt.describe_group("gone").state, GroupState::Dead);
-    assert_eq!(rebuilt.list_groups(&[]).len(), 2);
+    assert_eq!(rebuilt.list_groups(&[], &[]).len(), 2);
     // The loaded members carry on in their generation.
     heartbeat(&rebuilt, "g", &joins[0], None).unwrap();
     heartbeat(&rebuilt, "g", &joins[1], Some("s")).unwrap();

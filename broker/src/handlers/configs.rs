@@ -198,6 +198,43 @@ fn broker_configs(b: &Broker) -> Vec<(&'static str, String)> {
             "queued.max.request.bytes",
             c.network.queued_max_request_bytes.to_string(),
         ),
+        (
+            "offsets.topic.num.partitions",
+            c.groups.offsets_topic_partitions.to_string(),
+        ),
+        (
+            "offsets.retention.minutes",
+            c.groups.offsets_retention_minutes.to_string(),
+        ),
+        (
+            "offset.metadata.max.bytes",
+            c.groups.offset_metadata_max_bytes.to_string(),
+        ),
+        (
+            "group.initial.rebalance.delay.ms",
+            c.groups.initial_rebalance_delay_ms.to_string(),
+        ),
+        (
+            "group.min.session.timeout.ms",
+            c.groups.min_session_timeout_ms.to_string(),
+        ),
+        (
+            "group.max.session.timeout.ms",
+            c.groups.max_session_timeout_ms.to_string(),
+        ),
+        ("group.max.size", c.groups.max_size.to_string()),
+        (
+            "group.consumer.max.size",
+            c.groups.consumer_max_size.to_string(),
+        ),
+        (
+            "group.consumer.session.timeout.ms",
+            c.groups.consumer_session_timeout_ms.to_string(),
+        ),
+        (
+            "group.consumer.heartbeat.interval.ms",
+            c.groups.consumer_heartbeat_interval_ms.to_string(),
+        ),
     ]
 }
 

@@ -326,6 +326,17 @@ pub(crate) fn fetch_offsets(
                     .topics
                     .as_ref()
                     .map(|ts| partitions(ts.iter().map(|t| (&t.name, &t.partition_indexes))));
+                if version >= 9
+                    && let Err(e) = b.groups.check_offset_fetch(
+                        g.group_id.as_str(),
+                        g.member_id.as_deref(),
+                        g.member_epoch,
+                    )
+                {
+                    return OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id.clone())
+                        .with_error_code(error_codes::group(&e));
+                }
                 let offsets = b
                     .groups
                     .fetch_offsets(g.group_id.as_str(), wanted.as_deref());
@@ -413,7 +424,11 @@ pub(crate) fn describe(
             if version >= 6 && d.state == GroupState::Dead {
                 let e = crate::group::GroupError::GroupIdNotFound;
                 out.error_code = error_codes::group(&e);
-                out.error_message = Some(s(&e.to_string()));
+                out.error_message = Some(s(&if d.not_classic {
+                    format!("Group {} is not a classic group.", g.as_str())
+                } else {
+                    e.to_string()
+                }));
             }
             out
         })
@@ -422,43 +437,34 @@ pub(crate) fn describe(
 }
 
 pub(crate) fn list(b: &Broker, r: ListGroupsRequest, version: i16) -> ListGroupsResponse {
-    let states: Vec<GroupState> = if version >= 4 {
-        r.states_filter
-            .iter()
-            .filter_map(|st| GroupState::parse(st.as_str()))
-            .collect()
+    let names = |list: &[StrBytes]| list.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let states = if version >= 4 {
+        names(&r.states_filter)
     } else {
         Vec::new()
     };
-    if version >= 4 && states.len() != r.states_filter.len() {
-        // An unknown state name matches no group (Kafka's behaviour).
-        return ListGroupsResponse::default();
-    }
-    let wants_classic = version < 5
-        || r.types_filter.is_empty()
-        || r.types_filter
-            .iter()
-            .any(|t| t.as_str().eq_ignore_ascii_case("classic"));
-    let groups = if wants_classic {
-        b.groups
-            .list_groups(&states)
-            .iter()
-            .map(|g| {
-                let mut l = ListedGroup::default()
-                    .with_group_id(gid(&g.group_id))
-                    .with_protocol_type(s(&g.protocol_type));
-                if version >= 4 {
-                    l.group_state = s(g.state.name());
-                }
-                if version >= 5 {
-                    l.group_type = s("classic");
-                }
-                l
-            })
-            .collect()
+    let types = if version >= 5 {
+        names(&r.types_filter)
     } else {
         Vec::new()
     };
+    let groups = b
+        .groups
+        .list_groups(&states, &types)
+        .iter()
+        .map(|g| {
+            let mut l = ListedGroup::default()
+                .with_group_id(gid(&g.group_id))
+                .with_protocol_type(s(&g.protocol_type));
+            if version >= 4 {
+                l.group_state = s(g.state);
+            }
+            if version >= 5 {
+                l.group_type = s(g.group_type);
+            }
+            l
+        })
+        .collect();
     ListGroupsResponse::default().with_groups(groups)
 }
 

@@ -3,6 +3,7 @@
 
 mod cluster;
 mod configs;
+mod consumer_groups;
 mod fetch;
 mod groups;
 mod list_offsets;
@@ -14,6 +15,7 @@ mod topics;
 mod util;
 
 use kafka_protocol::messages::{ApiKey, RequestKind};
+use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
 use crate::protocol::api_versions;
@@ -84,14 +86,16 @@ pub(crate) async fn handle(b: &Broker, req: Request) -> Result<Reply, EncodeErro
             encode(key, v, cid, &records::offset_for_leader_epoch(b, r))?
         }
         RequestKind::JoinGroup(r) => {
-            let client = req
-                .decoded
-                .client_id
-                .as_ref()
-                .map(|c| c.to_string())
-                .unwrap_or_default();
-            let host = format!("/{}", req.peer.ip());
+            let (client, host) = client_and_host(req.decoded.client_id.as_ref(), req.peer);
             encode(key, v, cid, &groups::join(b, r, v, &client, &host).await)?
+        }
+        RequestKind::ConsumerGroupHeartbeat(r) => {
+            let (client, host) = client_and_host(req.decoded.client_id.as_ref(), req.peer);
+            let resp = consumer_groups::heartbeat(b, r, v, &client, &host).await;
+            encode(key, v, cid, &resp)?
+        }
+        RequestKind::ConsumerGroupDescribe(r) => {
+            encode(key, v, cid, &consumer_groups::describe(b, r, v))?
         }
         RequestKind::SyncGroup(r) => encode(key, v, cid, &groups::sync(b, r, v).await)?,
         RequestKind::Heartbeat(r) => encode(key, v, cid, &groups::heartbeat(b, r))?,
@@ -125,6 +129,12 @@ pub(crate) async fn handle(b: &Broker, req: Request) -> Result<Reply, EncodeErro
         _ => return unsupported(key, v, cid, &req.frame),
     };
     Ok(Reply::Send(out))
+}
+
+/// The client id and the host (as Kafka shows it, `/address`) a group member is seen from.
+fn client_and_host(client_id: Option<&StrBytes>, peer: std::net::SocketAddr) -> (String, String) {
+    let client = client_id.map(|c| c.to_string()).unwrap_or_default();
+    (client, format!("/{}", peer.ip()))
 }
 
 /// The answer to an API or version Strata does not serve: the API's response with

@@ -182,7 +182,7 @@ pub(crate) async fn delete(
             .collect()
     };
     let mut responses = Vec::with_capacity(targets.len());
-    let mut deleted = false;
+    let mut deleted = Vec::new();
     for (topic, id) in targets {
         let image = b.image();
         let resolved = match (&topic, id.is_nil()) {
@@ -207,7 +207,7 @@ pub(crate) async fn delete(
                 .with_error_message(Some(s(&e.to_string()))),
             Ok(n) => match b.store.delete_topic(&n).await {
                 Ok(t) => {
-                    deleted = true;
+                    deleted.push(t.name.clone());
                     r.with_name(Some(name(&t.name))).with_topic_id(uuid(t.id))
                 }
                 Err(e) => r
@@ -224,8 +224,10 @@ pub(crate) async fn delete(
         }
         responses.push(r);
     }
-    if deleted {
+    if !deleted.is_empty() {
         b.sync_partitions().await;
+        // As Kafka: the groups' committed offsets of deleted topics go too.
+        b.groups.delete_topic_offsets(&deleted).await;
     }
     DeleteTopicsResponse::default().with_responses(responses)
 }

@@ -158,6 +158,8 @@ fn request_type_versions(key: ApiKey) -> Option<VersionRange> {
         ListTransactions => ListTransactionsRequest,
         ListConfigResources => ListConfigResourcesRequest,
         DescribeTopicPartitions => DescribeTopicPartitionsRequest,
+        ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest,
+        ConsumerGroupDescribe => ConsumerGroupDescribeRequest,
     )
 }
 

@@ -146,6 +146,13 @@ pub fn group(e: &GroupError) -> i16 {
         GroupError::GroupIdNotFound => K::GroupIdNotFound,
         GroupError::GroupSubscribedToTopic => K::GroupSubscribedToTopic,
         GroupError::OffsetMetadataTooLarge(_) => K::OffsetMetadataTooLarge,
+        GroupError::FencedMemberEpoch { .. } => K::FencedMemberEpoch,
+        GroupError::StaleMemberEpoch { .. } => K::StaleMemberEpoch,
+        GroupError::UnreleasedInstanceId => K::UnreleasedInstanceId,
+        GroupError::UnsupportedAssignor(_) => K::UnsupportedAssignor,
+        GroupError::GroupMaxSizeReached(_) => K::GroupMaxSizeReached,
+        GroupError::InvalidRequest(_) => K::InvalidRequest,
+        GroupError::InvalidRegularExpression(_) => K::InvalidRegularExpression,
     }
     .code()
 }

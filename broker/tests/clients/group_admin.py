@@ -188,7 +188,7 @@ class Confluent:
 
     def delete_offsets(self, group, topic, partitions):
         step("(confluent-kafka 2.16 has no delete_consumer_group_offsets: OffsetDelete via kafka-python)")
-        return KafkaPython(self.args).delete_offsets(group, topic, partitions)
+        return KafkaPython(self.args, admin_only=True).delete_offsets(group, topic, partitions)
 
     def offsets_topic_cleanup_policy(self):
         from confluent_kafka.admin import ConfigResource, ResourceType
@@ -201,10 +201,11 @@ class Confluent:
 class KafkaPython:
     """The same operations with kafka-python."""
 
-    def __init__(self, args):
+    def __init__(self, args, admin_only=False):
         from kafka import KafkaAdminClient
 
-        check(args.protocol == "classic", f"kafka-python has no group.protocol={args.protocol}")
+        # Its admin calls work on any group; its consumers speak only the classic protocol.
+        check(admin_only or args.protocol == "classic", f"kafka-python has no group.protocol={args.protocol}")
         self.args = args
         self.admin = KafkaAdminClient(bootstrap_servers=args.bootstrap, request_timeout_ms=int(TIMEOUT * 1000))
 

@@ -12,10 +12,10 @@ their JSON event streams, produces records with confluent-kafka, and asserts. Sc
                records. Every record is consumed at least once, duplicates only of records the
                killed member had processed but not committed; finally a fresh member alone
                resumes exactly at the committed offsets.
-  static       three static members (group.instance.id); one is SIGKILLed and restarted
-               within the session timeout: it gets the same partitions back, the others see
-               no rebalance (no callback; librdkafka's rebalance count / kafka-python's
-               generation unchanged).
+  static       three static members (group.instance.id); one is SIGKILLed (with KIP-848's
+               protocol: closed, see static()) and restarted within the session timeout: it
+               gets the same partitions back, the others see no rebalance (no callback;
+               librdkafka's rebalance count / kafka-python's generation unchanged).
   cooperative  cooperative-sticky (KIP-429): a third member joins two; only the
                partitions that move are revoked, nobody loses everything.
 
@@ -379,7 +379,8 @@ def lifecycle(args):
 
 def static(args):
     group = topic = f"gs-{args.lib}-{args.protocol}{args.tag}"
-    session_ms = 10000
+    # KIP-848 members get their session from the broker (6 s in these tests).
+    session_ms = 6000 if args.protocol == "consumer" else 10000
     create_topic(args.bootstrap, topic)
     producer = KeyedProducer(args.bootstrap, topic)
     all_workers = []
@@ -413,9 +414,17 @@ def static(args):
         victim_gen = [ev["gen"] for ev in victim.callbacks() if ev["ev"] == "assign"][-1]
 
         leader = " (the leader)" if victim.callbacks()[-1].get("leader") else ""
-        step(f"SIGKILL static member {victim.name}{leader} owning {sorted(victim_owned)}, restart it at once")
         killed_at = time.monotonic()
-        victim.kill9()
+        if args.protocol == "consumer":
+            # KIP-848: a static member that did not leave keeps its group.instance.id until its
+            # session expires, and Kafka answers a new member with that id
+            # UNRELEASED_INSTANCE_ID (fatal to the client). Closing leaves with epoch -2, which
+            # keeps the assignment for the instance id: that is the rejoin without a rebalance.
+            step(f"close static member {victim.name} owning {sorted(victim_owned)}, restart it at once")
+            victim.stop()
+        else:
+            step(f"SIGKILL static member {victim.name}{leader} owning {sorted(victim_owned)}, restart it at once")
+            victim.kill9()
         v2 = Worker(args, victim.name + "2", group, topic, instance_id=f"static-{victim.name}", session_ms=session_ms)
         all_workers.append(v2)
         wait_until(lambda: any(ev["ev"] == "assign" for ev in v2.callbacks()), TIMEOUT, f"{v2.name} gets an assignment")

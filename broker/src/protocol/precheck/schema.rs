@@ -27,6 +27,8 @@ pub(super) const SPECS: &[(&str, &str)] = specs![
     "AlterReplicaLogDirsRequest",
     "AlterUserScramCredentialsRequest",
     "ApiVersionsRequest",
+    "ConsumerGroupDescribeRequest",
+    "ConsumerGroupHeartbeatRequest",
     "CreateAclsRequest",
     "CreatePartitionsRequest",
     "CreateTopicsRequest",

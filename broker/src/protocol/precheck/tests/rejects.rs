@@ -425,7 +425,7 @@ fn malformed_kinds_are_reported_structurally() {
         })
     );
     assert_eq!(
-        precheck::check_body(68, 0, &[]),
-        Err(PrecheckError::NoSchema { api_key: 68 })
+        precheck::check_body(52, 0, &[]),
+        Err(PrecheckError::NoSchema { api_key: 52 })
     );
 }

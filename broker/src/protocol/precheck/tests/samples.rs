@@ -44,7 +44,8 @@ pub(super) fn default_request(key: ApiKey) -> Option<RequestKind> {
         ListPartitionReassignments, OffsetDelete, DescribeClientQuotas, AlterClientQuotas,
         DescribeUserScramCredentials, AlterUserScramCredentials, DescribeQuorum, UpdateFeatures,
         DescribeCluster, DescribeProducers, DescribeTransactions, ListTransactions,
-        ListConfigResources, DescribeTopicPartitions,
+        ListConfigResources, DescribeTopicPartitions, ConsumerGroupHeartbeat,
+        ConsumerGroupDescribe,
     )
 }
 
@@ -101,6 +102,8 @@ fn populated(key: ApiKey, v: i16, flex: bool) -> Vec<RequestKind> {
         ApiKey::OffsetCommit => offset_commit(v, flex),
         ApiKey::OffsetFetch => offset_fetch(v, flex),
         ApiKey::ApiVersions => api_versions(v, flex),
+        ApiKey::ConsumerGroupHeartbeat => consumer_group_heartbeat(v, flex),
+        ApiKey::ConsumerGroupDescribe => consumer_group_describe(flex),
         _ => Vec::new(),
     }
 }
@@ -615,6 +618,46 @@ fn api_versions(_v: i16, flex: bool) -> Vec<RequestKind> {
             .with_client_software_name(s("librdkafka"))
             .with_client_software_version(s("2.0.2"))
             .with_unknown_tagged_fields(tags(flex, 0))
+            .into(),
+    ]
+}
+
+fn consumer_group_heartbeat(v: i16, flex: bool) -> Vec<RequestKind> {
+    use kafka_protocol::messages::ConsumerGroupHeartbeatRequest;
+    use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
+    let joining = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("group-1")))
+        .with_member_id(s("m-1"))
+        .with_member_epoch(0)
+        .with_instance_id(Some(s("instance-1")))
+        .with_rack_id(Some(s("rack-a")))
+        .with_rebalance_timeout_ms(30_000)
+        .with_subscribed_topic_names(Some(vec![topic("orders"), topic("")]))
+        .with_subscribed_topic_regex(if v >= 1 { Some(s("orders.*")) } else { None })
+        .with_server_assignor(Some(s("uniform")))
+        .with_topic_partitions(Some(vec![
+            TopicPartitions::default()
+                .with_topic_id(TOPIC_ID)
+                .with_partitions(vec![0, 3, 7])
+                .with_unknown_tagged_fields(tags(flex, 3)),
+            TopicPartitions::default(),
+        ]))
+        .with_unknown_tagged_fields(tags(flex, 11));
+    let heartbeat = ConsumerGroupHeartbeatRequest::default()
+        .with_group_id(GroupId(s("group-1")))
+        .with_member_id(s("m-1"))
+        .with_member_epoch(12)
+        .with_topic_partitions(Some(Vec::new()));
+    vec![joining.into(), heartbeat.into()]
+}
+
+fn consumer_group_describe(flex: bool) -> Vec<RequestKind> {
+    use kafka_protocol::messages::ConsumerGroupDescribeRequest;
+    vec![
+        ConsumerGroupDescribeRequest::default()
+            .with_group_ids(vec![GroupId(s("group-1")), GroupId(s(""))])
+            .with_include_authorized_operations(true)
+            .with_unknown_tagged_fields(tags(flex, 5))
             .into(),
     ]
 }
