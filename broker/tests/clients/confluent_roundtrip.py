@@ -42,6 +42,9 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+import checks
+from checks import Failure, check
+
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 PARTITIONS = 3
 RECORDS = 200
@@ -57,17 +60,8 @@ GROWN_PARTITIONS = 4
 FINAL_RETENTION_MS = "10800000"
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
 def step(msg):
-    print(f"[confluent] {msg}", flush=True)
+    checks.step(msg, "confluent")
 
 
 def codec_topic(codec):

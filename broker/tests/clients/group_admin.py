@@ -32,6 +32,9 @@ import sys
 import time
 import traceback
 
+import checks
+from checks import Failure, check, step
+
 TIMEOUT = 30.0
 PARTITIONS = 3
 RECORDS_PER_PARTITION = 10
@@ -40,28 +43,8 @@ SECOND_COMMIT = {0: 4, 1: 6, 2: 9}
 SIMPLE_COMMIT = {0: 1, 1: 2, 2: 10}
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
-def step(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 def wait_until(cond, what, timeout=TIMEOUT):
-    start = time.monotonic()
-    while True:
-        got = cond()
-        if got:
-            return got
-        if time.monotonic() - start > timeout:
-            raise Failure(f"not within {timeout:.0f}s: {what}")
-        time.sleep(0.1)
+    return checks.wait_until(cond, timeout, what, interval=0.1)[0]
 
 
 class Confluent:

@@ -37,6 +37,9 @@ import traceback
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import checks
+from checks import Failure, check, step
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PARTITIONS = 6
 SESSION_MS = 6000
@@ -46,17 +49,6 @@ REASSIGN_MARGIN_S = 6.0
 TIMEOUT = 30.0
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
-def step(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 LOG_DIR = tempfile.mkdtemp(prefix="group-workers-")
@@ -177,13 +169,7 @@ class Worker:
 
 def wait_until(cond, timeout, what, describe=lambda: ""):
     """Polls cond() until it is true; returns the seconds it took. Fails after `timeout`."""
-    start = time.monotonic()
-    while True:
-        if cond():
-            return time.monotonic() - start
-        if time.monotonic() - start > timeout:
-            raise Failure(f"not within {timeout:.0f}s: {what}. {describe()}")
-        time.sleep(0.05)
+    return checks.wait_until(cond, timeout, what, describe)[1]
 
 
 def split_ok(workers):

@@ -23,6 +23,9 @@ import traceback
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
+import checks
+from checks import Failure, check
+
 CODECS = [None, "gzip", "snappy", "lz4", "zstd"]
 PARTITIONS = 3
 RECORDS = 150
@@ -31,17 +34,8 @@ IDEM_TOPIC = "kp-idem"
 TIME_TOPIC = "kp-time"
 
 
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
 def step(msg):
-    print(f"[kafka-python] {msg}", flush=True)
+    checks.step(msg, "kafka-python")
 
 
 def codec_topic(codec):
