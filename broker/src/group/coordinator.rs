@@ -208,6 +208,7 @@ impl<L: GroupLog> Inner<L> {
         }
         let was_empty = group.state == GroupState::Empty;
         group.set_state(GroupState::PreparingRebalance, now_ms());
+        super::metrics::rebalance(super::metrics::Protocol::Classic);
         group.rebalance_epoch += 1;
         let now = Instant::now();
         let timeout = group.max_rebalance_timeout();
@@ -381,6 +382,7 @@ impl<L: GroupLog> Inner<L> {
                 }
                 if member.deadline <= now {
                     tracing::info!(group = %group_id, member = %member_id, "session expired");
+                    super::metrics::member_expired(super::metrics::Protocol::Classic);
                     inner.remove_member(group, &member_id);
                     return None;
                 }

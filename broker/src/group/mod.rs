@@ -27,6 +27,7 @@ mod error;
 mod join;
 mod leave;
 mod member;
+mod metrics;
 mod offsets;
 mod offsets_topic;
 mod records;

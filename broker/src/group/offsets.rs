@@ -84,6 +84,7 @@ impl<L: GroupLog> GroupCoordinator<L> {
             return Ok(results);
         }
         let mut group = lock(&shared);
+        super::metrics::offsets_committed(accepted.len());
         for record in accepted {
             if let GroupRecord::OffsetCommit {
                 topic,
@@ -314,6 +315,7 @@ impl<L: GroupLog> GroupCoordinator<L> {
         {
             tracing::warn!(%error, "offset expiry not persisted");
         }
+        super::metrics::offsets_expired(expired);
         expired
     }
 }

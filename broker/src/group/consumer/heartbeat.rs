@@ -426,6 +426,9 @@ impl<L: GroupLog> Inner<L> {
                         continue;
                     }
                     tracing::info!(group = %group_id, member = %member_id, "consumer group member fenced: session or revocation timeout");
+                    crate::group::metrics::member_expired(
+                        crate::group::metrics::Protocol::Consumer,
+                    );
                     let mut out = Records::new(&group_id);
                     remove_member(cs, &member_id, &mut out);
                     let topics = cs.subscribed_topics.clone();

@@ -45,6 +45,7 @@ fn preferred_assignor(cs: &ConsumerState) -> Assignor {
 /// seen Assigning for longer than a heartbeat).
 pub(crate) fn bump_and_assign(cs: &mut ConsumerState, topics: &TopicsView, out: &mut Records<'_>) {
     cs.group_epoch += 1;
+    crate::group::metrics::rebalance(crate::group::metrics::Protocol::Consumer);
     out.push(ConsumerRecord::GroupEpoch {
         group_id: out.group_id.to_string(),
         epoch: Some(cs.group_epoch),
