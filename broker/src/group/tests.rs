@@ -93,6 +93,18 @@ async fn form_group(
         .into_iter()
         .map(Result::unwrap)
         .collect();
+    sync_all(c, group, &joins, instances).await;
+    joins
+}
+
+/// Syncs every joined member (one per instance entry) at once; the leader assigns each member
+/// its own id, and each must get exactly that.
+async fn sync_all(
+    c: &GroupCoordinator<MemoryGroupLog>,
+    group: &str,
+    joins: &[JoinResponse],
+    instances: &[Option<&str>],
+) {
     let mut tasks = Vec::new();
     for (join, instance) in joins.iter().zip(instances) {
         let mut req = sync_req(group, join, *instance);
@@ -106,11 +118,10 @@ async fn form_group(
         let c = c.clone();
         tasks.push(tokio::spawn(async move { c.sync_group(req).await }));
     }
-    for (task, join) in tasks.into_iter().zip(&joins) {
+    for (task, join) in tasks.into_iter().zip(joins) {
         let sync = task.await.unwrap().unwrap();
         assert_eq!(sync.assignment, Bytes::from(join.member_id.clone()));
     }
-    joins
 }
 
 fn heartbeat(
@@ -831,22 +842,6 @@ async fn concurrent_joins_on_threads_form_one_generation() {
     assert!(joins.iter().all(|j| j.generation_id == 1));
     let leader = joins.iter().find(|j| j.member_id == j.leader_id).unwrap();
     assert_eq!(leader.members.len(), 8);
-    let mut tasks = Vec::new();
-    for join in &joins {
-        let mut req = sync_req("g", join, None);
-        if join.member_id == join.leader_id {
-            req.assignments = leader
-                .members
-                .iter()
-                .map(|m| (m.member_id.clone(), Bytes::from(m.member_id.clone())))
-                .collect();
-        }
-        let c = c.clone();
-        tasks.push(tokio::spawn(async move { c.sync_group(req).await }));
-    }
-    for (task, join) in tasks.into_iter().zip(&joins) {
-        let sync = task.await.unwrap().unwrap();
-        assert_eq!(sync.assignment, Bytes::from(join.member_id.clone()));
-    }
+    sync_all(&c, "g", &joins, &[None; 8]).await;
     assert_eq!(c.describe_group("g").state, GroupState::Stable);
 }
