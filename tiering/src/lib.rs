@@ -1,6 +1,8 @@
 //! The cold tier of a Strata partition: sealed hotlog segments, compressed into frames and kept in
 //! S3-compatible object storage, read back transparently by fetches for old offsets.
 //!
-//! Not built yet: this crate only fixes its place in the workspace (it depends on `hotlog`, and
-//! `broker` depends on it). The object layout and the uploader arrive with the tiered-storage
-//! issue; see `ARCHITECTURE.md` and the design notes.
+//! Built so far: [`format`], the tiered segment object (frames, footer, trailer) that the
+//! uploader writes and the cold reader reads, specified in `docs/tiering/format.md`. The object
+//! stores, manifests, uploader and cold reads arrive with the rest of the tiered-storage issue.
+
+pub mod format;
