@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target of the workspace (hotlog/fuzz, broker/fuzz) for a time budget each
+# Runs every cargo-fuzz target of the workspace (hotlog/fuzz, broker/fuzz, tiering/fuzz) for a time budget each
 # (default 20 s).
 #   scripts/fuzz.sh                                  # all targets, 20 s each
 #   FUZZ_SECONDS=600 scripts/fuzz.sh segment_recovery request_decode
@@ -16,7 +16,7 @@ scripts/install-deps.sh --fuzz
 seconds="${FUZZ_SECONDS:-20}"
 export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$HOME/.cache/strata/fuzz-target}"
 export RUSTC_BOOTSTRAP=1
-crates=(hotlog broker)
+crates=(hotlog broker tiering)
 requested=("$@")
 # Which targets run, as "crate target" lines; unknown names fail before anything builds.
 plan=()

@@ -203,3 +203,21 @@ proptest! {
         let _ = read_back(&bytes);
     }
 }
+
+/// Writes the fuzz target's seed corpus (`tiering/fuzz/seeds/segment_object/`): valid objects
+/// in every codec, so the fuzzer starts from inputs that get past the checksums.
+/// `cargo test -p tiering -- --ignored write_fuzz_seeds`
+#[test]
+#[ignore = "writes files into the source tree; run by hand when the format changes"]
+fn write_fuzz_seeds() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/segment_object");
+    std::fs::create_dir_all(&dir).unwrap();
+    for codec in CODECS {
+        let (bytes, _, _) = object(codec, &[(3, 40), (1, 300), (5, 20)], 1, 400);
+        std::fs::write(dir.join(format!("{codec:?}.seg").to_lowercase()), bytes).unwrap();
+    }
+    let (empty, _) = SegmentEncoder::new(Vec::new(), Codec::None, 0, 1)
+        .finish(0)
+        .unwrap();
+    std::fs::write(dir.join("empty.seg"), empty).unwrap();
+}
