@@ -19,7 +19,6 @@ import argparse
 import pickle
 import sys
 import time
-import traceback
 import warnings
 
 from confluent_kafka import (
@@ -631,18 +630,8 @@ def main():
     ap.add_argument("--state", required=True)
     ap.add_argument("--verify-only", action="store_true")
     args = ap.parse_args()
-    try:
-        if args.verify_only:
-            verify_only(args.bootstrap, args.state)
-        else:
-            full_run(args.bootstrap, args.state)
-    except Failure as e:
-        print(f"FAIL: {e}", file=sys.stderr, flush=True)
-        return 1
-    except KafkaException as e:
-        traceback.print_exc()
-        print(f"FAIL: unexpected client error: {e}", file=sys.stderr, flush=True)
-        return 1
+    run = verify_only if args.verify_only else full_run
+    checks.run("", lambda: run(args.bootstrap, args.state), out=sys.stderr)
     step("OK")
     return 0
 

@@ -28,9 +28,7 @@ Exits 0 on success, 1 with a `FAIL:` line.
 """
 
 import argparse
-import sys
 import time
-import traceback
 
 import checks
 from checks import Failure, check, step
@@ -513,16 +511,11 @@ def main():
     ap.add_argument("--protocol", default="classic")
     ap.add_argument("--tag", default="", help="appended to topic and group names (reruns on one node)")
     args = ap.parse_args()
-    try:
+    def body():
         lib = Confluent(args) if args.lib == "confluent" else KafkaPython(args)
         PHASES[args.phase](lib, args)
-    except Failure as e:
-        print(f"FAIL: {args.phase} ({args.lib}, {args.protocol}): {e}", flush=True)
-        sys.exit(1)
-    except Exception:
-        traceback.print_exc()
-        print(f"FAIL: {args.phase} ({args.lib}, {args.protocol}): unexpected exception", flush=True)
-        sys.exit(1)
+
+    checks.run(f"{args.phase} ({args.lib}, {args.protocol}): ", body)
     print(f"OK: {args.phase} ({args.lib}, {args.protocol})", flush=True)
 
 

@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -548,16 +547,8 @@ def main():
     args = ap.parse_args()
     started = time.monotonic()
     try:
-        SCENARIOS[args.scenario](args)
-    except Failure as e:
-        print_worker_logs()
-        print(f"FAIL: {args.scenario} ({args.lib}, {args.protocol}): {e}", flush=True)
-        sys.exit(1)
-    except Exception:
-        traceback.print_exc()
-        print_worker_logs()
-        print(f"FAIL: {args.scenario} ({args.lib}, {args.protocol}): unexpected exception", flush=True)
-        sys.exit(1)
+        checks.run(f"{args.scenario} ({args.lib}, {args.protocol}): ", lambda: SCENARIOS[args.scenario](args),
+                   on_failure=print_worker_logs)
     finally:
         if os.environ.get("GROUP_WORKER_KEEP_LOGS"):
             print(f"worker logs kept in {LOG_DIR}")

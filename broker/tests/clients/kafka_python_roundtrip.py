@@ -18,7 +18,6 @@ import logging
 import pickle
 import sys
 import time
-import traceback
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
@@ -282,18 +281,8 @@ def main():
     ap.add_argument("--verify-only", action="store_true")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
-    try:
-        if args.verify_only:
-            verify_only(args.bootstrap, args.state)
-        else:
-            full_run(args.bootstrap, args.state)
-    except Failure as e:
-        print(f"FAIL: {e}", file=sys.stderr, flush=True)
-        return 1
-    except KafkaError as e:
-        traceback.print_exc()
-        print(f"FAIL: unexpected client error: {e}", file=sys.stderr, flush=True)
-        return 1
+    run = verify_only if args.verify_only else full_run
+    checks.run("", lambda: run(args.bootstrap, args.state), out=sys.stderr)
     step("OK")
     return 0
 
