@@ -44,13 +44,7 @@ pub(super) fn corrupt(e: impl std::fmt::Display) -> BatchError {
 /// records there were. A batch whose records do not decode, or whose record count disagrees
 /// with its header, is [`BatchError::CorruptRecords`].
 pub fn scan_records(batch: &[u8], mut visit: impl FnMut(&RecordMeta)) -> Result<usize, BatchError> {
-    let header = BatchHeader::parse(batch)?;
-    let end = header.total_len();
-    let body = batch.get(HEADER_LEN..end).ok_or(BatchError::Truncated {
-        needed: end,
-        available: batch.len(),
-    })?;
-    let mut reader = records_reader(header.compression(), body)?;
+    let (header, mut reader) = open_records(batch)?;
     let count = usize::try_from(header.record_count).map_err(corrupt)?;
     for index in 0..count {
         let meta = read_record(&mut reader, index)
@@ -64,6 +58,21 @@ pub fn scan_records(batch: &[u8], mut visit: impl FnMut(&RecordMeta)) -> Result<
             "bytes left after the {count} records the header announces"
         )))
     }
+}
+
+/// The header of `batch` (one whole v2 batch) and a reader of its records section,
+/// decompressed.
+pub(super) fn open_records(
+    batch: &[u8],
+) -> Result<(BatchHeader, Box<dyn BufRead + '_>), BatchError> {
+    let header = BatchHeader::parse(batch)?;
+    let end = header.total_len();
+    let body = batch.get(HEADER_LEN..end).ok_or(BatchError::Truncated {
+        needed: end,
+        available: batch.len(),
+    })?;
+    let reader = records_reader(header.compression(), body)?;
+    Ok((header, reader))
 }
 
 pub(super) fn records_reader<'a>(

@@ -10,7 +10,7 @@
 
 use std::io::{Read, Write};
 
-use super::codec::{XERIAL_MAGIC, corrupt, records_reader};
+use super::codec::{XERIAL_MAGIC, corrupt, open_records};
 use super::header::{BatchHeader, CRC_START, Compression, HEADER_LEN, LOG_OVERHEAD};
 use super::records::{RecordCursor, put_bytes, put_varlong};
 use crate::error::BatchError;
@@ -49,14 +49,9 @@ pub fn decode_records(
     batch: &[u8],
     max_bytes: usize,
 ) -> Result<(BatchHeader, Vec<OwnedRecord>), BatchError> {
-    let header = BatchHeader::parse(batch)?;
-    let end = header.total_len();
-    let body = batch.get(HEADER_LEN..end).ok_or(BatchError::Truncated {
-        needed: end,
-        available: batch.len(),
-    })?;
+    let (header, reader) = open_records(batch)?;
     let mut plain = Vec::new();
-    records_reader(header.compression(), body)?
+    reader
         .take(max_bytes as u64 + 1)
         .read_to_end(&mut plain)
         .map_err(corrupt)?;
