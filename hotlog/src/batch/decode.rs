@@ -52,7 +52,7 @@ pub fn decode_records(
     let (header, reader) = open_records(batch)?;
     let mut plain = Vec::new();
     reader
-        .take(max_bytes as u64 + 1)
+        .take((max_bytes as u64).saturating_add(1))
         .read_to_end(&mut plain)
         .map_err(corrupt)?;
     if plain.len() > max_bytes {
