@@ -204,20 +204,34 @@ proptest! {
     }
 }
 
-/// Writes the fuzz target's seed corpus (`tiering/fuzz/seeds/segment_object/`): valid objects
-/// in every codec, so the fuzzer starts from inputs that get past the checksums.
-/// `cargo test -p tiering -- --ignored write_fuzz_seeds`
+/// The fuzz target's seed corpus (`tiering/fuzz/seeds/segment_object/`) holds valid objects in
+/// every codec, so the fuzzer starts from inputs that get past the checksums. Each must still
+/// read back whole; after a format change, `STRATA_WRITE_FUZZ_SEEDS=1 cargo test -p tiering
+/// fuzz_seeds` writes them afresh.
 #[test]
-#[ignore = "writes files into the source tree; run by hand when the format changes"]
-fn write_fuzz_seeds() {
+fn fuzz_seeds_are_valid_objects() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/segment_object");
-    std::fs::create_dir_all(&dir).unwrap();
-    for codec in CODECS {
-        let (bytes, _, _) = object(codec, &[(3, 40), (1, 300), (5, 20)], 1, 400);
-        std::fs::write(dir.join(format!("{codec:?}.seg").to_lowercase()), bytes).unwrap();
+    if std::env::var_os("STRATA_WRITE_FUZZ_SEEDS").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        for codec in CODECS {
+            let (bytes, _, _) = object(codec, &[(3, 40), (1, 300), (5, 20)], 1, 400);
+            std::fs::write(dir.join(format!("{codec:?}.seg").to_lowercase()), bytes).unwrap();
+        }
+        let (empty, _) = SegmentEncoder::new(Vec::new(), Codec::None, 0, 1)
+            .finish(0)
+            .unwrap();
+        std::fs::write(dir.join("empty.seg"), empty).unwrap();
     }
-    let (empty, _) = SegmentEncoder::new(Vec::new(), Codec::None, 0, 1)
-        .finish(0)
-        .unwrap();
-    std::fs::write(dir.join("empty.seg"), empty).unwrap();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        read_back(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        seen += 1;
+    }
+    assert_eq!(
+        seen,
+        CODECS.len() + 1,
+        "one seed per codec and an empty segment"
+    );
 }
