@@ -1,0 +1,1 @@
+//! The cold reader (under construction).
