@@ -257,10 +257,38 @@ fn truncation_to_a_segment_base_empties_that_segment(kind: EngineKind) {
     assert_eq!(append(&log, build(&vec![(3, 3)], 3), 0).base, base);
 }
 
+/// A tiered log deletes by time and size only segments that end at or below the tiered end,
+/// and never more than the rules alone would.
+fn capped_retention_keeps_what_is_not_tiered(kind: EngineKind) {
+    let engine = engine(kind);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = small_config();
+    config.retention_bytes = Some(0);
+    let (log, appended) = filled(dir.path(), &engine, config, 100);
+    let before = log.segments();
+    assert!(before.len() > 4);
+    // Nothing tiered: nothing goes.
+    assert_eq!(
+        log.enforce_retention_below(0, 0)
+            .expect("retention")
+            .deleted_segments,
+        0
+    );
+    // A limit inside segment 3 lets segments 0..2 go (they end at or below it), not segment 3.
+    let limit = before[3].base_offset + 1;
+    let report = log.enforce_retention_below(0, limit).expect("retention");
+    assert_eq!(report.deleted_segments, 3);
+    assert_starts_at(&log, &appended, before[3].base_offset);
+    // A limit past the end is no limit: size retention keeps only the active segment.
+    log.enforce_retention_below(0, u64::MAX).expect("retention");
+    assert_eq!(log.segments().len(), 1);
+}
+
 for_each_engine!(
     time_retention_deletes_the_expired_prefix,
     retention_stops_at_a_segment_with_newer_records,
     size_retention_keeps_the_newest_bytes,
+    capped_retention_keeps_what_is_not_tiered,
     log_start_advances_and_persists,
     truncation_removes_the_tail_and_its_epochs,
     truncation_to_a_segment_base_empties_that_segment,

@@ -41,7 +41,14 @@ impl Log {
     /// Only a prefix of the log is deleted; if that is every segment, the log rolls first so it
     /// keeps its end offset. Returns once the files are gone.
     pub fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport> {
-        let _span = tracing::debug_span!("hotlog.log.retention").entered();
+        self.enforce_retention_below(now_ms, u64::MAX)
+    }
+
+    /// [`Log::enforce_retention`], deleting by time and size only segments that end at or
+    /// before `limit` (a tiered log passes the end of its tiered offsets, so nothing leaves the
+    /// disk before it is in the remote tier). Segments below the log start go regardless.
+    pub fn enforce_retention_below(&self, now_ms: i64, limit: u64) -> Result<RetentionReport> {
+        let _span = tracing::debug_span!("hotlog.log.retention", limit).entered();
         let st = self.state();
         self.shared.check_open(&st)?;
         // (size, newest record time) of each segment, oldest first.
@@ -87,7 +94,16 @@ impl Log {
             }
             None => 0,
         };
-        let count = by_time.max(by_size).max(st.segments_below(st.log_start));
+        // A limit at or past the log end allows everything, the active segment included.
+        let allowed = if limit >= st.next_offset {
+            usize::MAX
+        } else {
+            st.segments_below(limit)
+        };
+        let count = by_time
+            .max(by_size)
+            .min(allowed)
+            .max(st.segments_below(st.log_start));
         self.delete_prefix(st, count, false)
     }
 
