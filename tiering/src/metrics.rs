@@ -1,0 +1,14 @@
+//! The tier's metrics, as operators watch them (the `metrics` crate; the broker exports them).
+
+/// A segment went up: its raw and stored bytes.
+pub(crate) fn uploaded(raw: u64, stored: u64) {
+    metrics::counter!("strata_tier_segments_uploaded_total").increment(1);
+    metrics::counter!("strata_tier_uploaded_raw_bytes_total").increment(raw);
+    metrics::counter!("strata_tier_uploaded_bytes_total").increment(stored);
+}
+
+/// A segment object was deleted (remote retention, DeleteRecords).
+pub(crate) fn deleted(stored: u64) {
+    metrics::counter!("strata_tier_segments_deleted_total").increment(1);
+    metrics::counter!("strata_tier_deleted_bytes_total").increment(stored);
+}
