@@ -56,7 +56,7 @@ pub use ids::TopicId;
 pub use local::{LocalStore, PRODUCER_ID_BLOCK};
 pub use model::{BrokerInfo, ConfigOp, MetadataImage, NewTopic, PartitionInfo, Topic};
 pub use names::{MAX_TOPIC_NAME_LEN, validate_topic_name};
-pub use settings::{TimestampType, TopicSettings};
+pub use settings::{RemoteCompression, TimestampType, TopicSettings};
 pub use state::MAX_PARTITIONS_PER_TOPIC;
 pub use store::MetadataStore;
 pub use topic_config::{

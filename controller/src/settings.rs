@@ -17,6 +17,14 @@ pub enum TimestampType {
     LogAppendTime,
 }
 
+/// The frame codec of a topic's tiered segments (`remote.storage.compression.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteCompression {
+    Zstd,
+    Lz4,
+    None,
+}
+
 /// The effective settings of a topic: its overrides, else the broker's defaults, else Kafka's.
 ///
 /// Kafka's "no limit" values become `None`: -1 for `retention.ms`, any negative
@@ -52,6 +60,10 @@ pub struct TopicSettings {
     pub message_timestamp_after_max_ms: Option<u64>,
     /// `remote.storage.enable`.
     pub remote_storage_enable: bool,
+    /// `remote.log.copy.disable`: tiered data stays readable, nothing more is uploaded.
+    pub remote_copy_disable: bool,
+    /// `remote.storage.compression.type` (Strata's): the frame codec of tiered segments.
+    pub remote_compression: RemoteCompression,
     /// `local.retention.ms` as Kafka keeps it: -2 follows `retention.ms`, -1 means no limit.
     pub local_retention_ms: i64,
     /// `local.retention.bytes` as Kafka keeps it: -2 follows `retention.bytes`, -1 no limit.
@@ -84,6 +96,8 @@ impl Default for TopicSettings {
             message_timestamp_before_max_ms: None,
             message_timestamp_after_max_ms: Some(3_600_000),
             remote_storage_enable: false,
+            remote_copy_disable: false,
+            remote_compression: RemoteCompression::Zstd,
             local_retention_ms: -2,
             local_retention_bytes: -2,
             delete_retention_ms: 24 * 3600 * 1000,
@@ -133,6 +147,12 @@ impl TopicSettings {
             message_timestamp_before_max_ms: r.unless_max("message.timestamp.before.max.ms")?,
             message_timestamp_after_max_ms: r.unless_max("message.timestamp.after.max.ms")?,
             remote_storage_enable: r.flag("remote.storage.enable")?,
+            remote_copy_disable: r.flag("remote.log.copy.disable")?,
+            remote_compression: match r.value("remote.storage.compression.type")?.trim() {
+                "lz4" => RemoteCompression::Lz4,
+                "none" => RemoteCompression::None,
+                _ => RemoteCompression::Zstd,
+            },
             local_retention_ms: r.long("local.retention.ms")?,
             local_retention_bytes: r.long("local.retention.bytes")?,
             delete_retention_ms: r.unsigned("delete.retention.ms")?,

@@ -72,7 +72,7 @@ const LONG_MAX: &str = "9223372036854775807";
 
 /// Sorted by name (a unit test checks).
 #[rustfmt::skip]
-static TOPIC_CONFIGS: [ConfigDef; 33] = [
+static TOPIC_CONFIGS: [ConfigDef; 34] = [
     def("cleanup.policy", List, "delete",
         "What happens to old segments: 'delete' removes them past retention, 'compact' keeps the latest record per key; both may be given"),
     def("compression.gzip.level", Int, "-1",
@@ -123,6 +123,8 @@ static TOPIC_CONFIGS: [ConfigDef; 33] = [
         "Stop copying segments to the remote tier while still reading tiered data"),
     def("remote.log.delete.on.disable", Boolean, "false",
         "Delete the remote tier's data when remote.storage.enable is turned off"),
+    def("remote.storage.compression.type", Str, "zstd",
+        "Strata: how tiered segment frames are compressed in the remote tier: zstd, lz4 or none"),
     def("remote.storage.enable", Boolean, "false",
         "Tier sealed segments to object storage"),
     def("retention.bytes", Long, "-1",
@@ -197,6 +199,7 @@ fn rule(name: &str) -> Option<Rule> {
         "max.message.bytes" => Rule::AtLeast(0),
         "message.timestamp.after.max.ms" | "message.timestamp.before.max.ms" => Rule::AtLeast(0),
         "message.timestamp.type" => Rule::OneOf(&["CreateTime", "LogAppendTime"]),
+        "remote.storage.compression.type" => Rule::OneOf(&["zstd", "lz4", "none"]),
         "min.cleanable.dirty.ratio" => Rule::Ratio,
         "min.compaction.lag.ms" | "segment.jitter.ms" => Rule::AtLeast(0),
         "preallocate"

@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod tiering;
+
+pub use tiering::TieringConfig;
+
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -47,6 +51,7 @@ pub struct Config {
     pub network: NetworkConfig,
     pub topics: TopicDefaults,
     pub groups: GroupsConfig,
+    pub tiering: TieringConfig,
 }
 
 /// The consumer-group coordinator (Kafka's `group.*` and `offsets.*` broker configs).
@@ -172,6 +177,7 @@ impl Default for Config {
             network: NetworkConfig::default(),
             topics: TopicDefaults::default(),
             groups: GroupsConfig::default(),
+            tiering: TieringConfig::default(),
         }
     }
 }
@@ -378,6 +384,7 @@ impl Config {
                 "must be positive and below groups.consumer_session_timeout_ms".into(),
             );
         }
+        self.tiering.validate()?;
         controller::TopicSettings::resolve(&BTreeMap::new(), &self.topic_config_defaults())
             .map_err(|e| ConfigError::Invalid {
                 key: "topics",
@@ -406,6 +413,10 @@ impl Config {
         if t.flush == "fsync" {
             put("flush.messages", "1".into());
         }
+        put(
+            "remote.storage.compression.type",
+            self.tiering.compression.clone(),
+        );
         m
     }
 }
