@@ -18,3 +18,4 @@ pub mod node;
 pub mod partition;
 pub mod protocol;
 pub mod server;
+pub mod tier;

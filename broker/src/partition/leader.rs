@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use controller::{TopicId, TopicSettings};
 use hotlog::{FlushPolicy, Log, LogConfig};
+use tiering::remote::RemoteLog;
 
 use super::producers::{BatchMeta, IncomingBatch, ProducerStates};
 use super::snapshot;
@@ -24,18 +25,40 @@ pub struct Partition {
     pub leader_epoch: i32,
     settings: RwLock<Arc<TopicSettings>>,
     producers: Mutex<ProducerStates>,
+    /// The remote log, once opened (topics with `remote.storage.enable`).
+    remote: RwLock<Option<Arc<RemoteLog>>>,
 }
 
 /// Maps topic settings onto the log's own.
 pub fn log_config(s: &TopicSettings) -> LogConfig {
+    let (retention_ms, retention_bytes) = if s.remote_storage_enable {
+        local_retention(s)
+    } else {
+        (s.retention_ms, s.retention_bytes)
+    };
     LogConfig {
         segment_bytes: s.segment_bytes.max(LogConfig::MIN_SEGMENT_BYTES),
         segment_ms: roll_ms(s),
         index_interval_bytes: s.index_interval_bytes.max(1),
-        retention_ms: s.retention_ms,
-        retention_bytes: s.retention_bytes,
+        retention_ms,
+        retention_bytes,
         flush: flush_policy(s),
     }
+}
+
+/// The local log's retention of a tiered topic: `local.retention.ms` / `local.retention.bytes`,
+/// where -2 follows the total retention and -1 means no limit, as in Kafka (KIP-405). Only
+/// segments already tiered are ever deleted by it.
+fn local_retention(s: &TopicSettings) -> (Option<u64>, Option<u64>) {
+    let pick = |local: i64, total: Option<u64>| match local {
+        -2 => total,
+        l if l < 0 => None,
+        l => Some(l as u64),
+    };
+    (
+        pick(s.local_retention_ms, s.retention_ms),
+        pick(s.local_retention_bytes, s.retention_bytes),
+    )
 }
 
 /// How long the active segment may span before it rolls. On a compacted topic that is also
@@ -87,6 +110,7 @@ impl Partition {
             leader_epoch: 0,
             settings: RwLock::new(settings),
             producers: Mutex::new(producers),
+            remote: RwLock::new(None),
         }
     }
 
@@ -135,8 +159,44 @@ impl Partition {
         }
     }
 
+    /// The first offset of the partition across both tiers (Kafka's log start offset).
     pub fn log_start_offset(&self) -> i64 {
+        let local = self.local_log_start();
+        match self.remote().and_then(|r| r.log_start()) {
+            Some(remote) => remote.min(local),
+            None => local,
+        }
+    }
+
+    /// The first offset on local disk (Kafka's local log start offset).
+    pub fn local_log_start(&self) -> i64 {
         self.log.log_start_offset() as i64
+    }
+
+    /// The remote log, if the topic is tiered and it is open.
+    pub fn remote(&self) -> Option<Arc<RemoteLog>> {
+        match self.remote.read() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn set_remote(&self, remote: Option<Arc<RemoteLog>>) {
+        match self.remote.write() {
+            Ok(mut r) => *r = remote,
+            Err(poisoned) => *poisoned.into_inner() = remote,
+        }
+    }
+
+    /// The topic is tiered but its remote log could not be opened yet (the object store is
+    /// unreachable): offsets below the local log start are unknown until it is.
+    pub fn remote_pending(&self) -> bool {
+        self.settings().remote_storage_enable && self.remote().is_none()
+    }
+
+    /// The offset after the last tiered batch, or `None` when the topic is not tiered.
+    pub fn tiered_end(&self) -> Option<i64> {
+        self.remote().map(|r| r.tiered_end())
     }
 
     /// Waits until every offset below `end` is acknowledged under the topic's policy.
