@@ -2,12 +2,11 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::{StreamExt, stream};
-use object_store::ClientOptions;
+use object_store::ClientConfigKey;
 use object_store::ObjectStore;
-use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3ConditionalPut};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
@@ -176,16 +175,20 @@ fn parse_s3(url: &str, rest: &str) -> Result<(String, Path), StoreError> {
 
 /// The S3 builder for `cfg`: the AWS environment first, then every field that is set.
 ///
-/// `with_client_options` replaces the whole client configuration, including `allow_http`, so
-/// client options go first and `allow_http` last.
+/// `with_client_options` replaces the whole client configuration, including `allow_http` and
+/// whatever the environment set (`AWS_ALLOW_HTTP`, `AWS_PROXY_URL`, ...), so it is not used:
+/// the timeouts are set one key at a time, and `allow_http` last.
 fn s3_builder(cfg: &StoreConfig, bucket: &str) -> AmazonS3Builder {
-    let client = ClientOptions::new()
-        .with_timeout(Duration::from_millis(cfg.request_timeout_ms.max(1)))
-        .with_connect_timeout(Duration::from_millis(
-            cfg.request_timeout_ms.clamp(1, 10_000),
-        ));
+    let timeout_ms = cfg.request_timeout_ms.max(1);
     let mut builder = AmazonS3Builder::from_env()
-        .with_client_options(client)
+        .with_config(
+            AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+            format!("{timeout_ms}ms"),
+        )
+        .with_config(
+            AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+            format!("{}ms", timeout_ms.min(10_000)),
+        )
         .with_bucket_name(bucket)
         .with_conditional_put(S3ConditionalPut::ETagMatch)
         .with_disable_bulk_delete(cfg.disable_bulk_delete);
@@ -282,7 +285,7 @@ mod tests {
     }
 
     #[test]
-    fn allow_http_survives_the_client_options() {
+    fn allow_http_and_timeouts_are_both_kept() {
         let builder = s3_builder(
             &StoreConfig {
                 endpoint: Some("http://127.0.0.1:9000".into()),
@@ -297,9 +300,11 @@ mod tests {
         assert_eq!(allow.as_deref(), Some("true"));
         let timeout =
             builder.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::Timeout));
-        assert_eq!(timeout.as_deref(), Some("1s 234ms"));
+        assert_eq!(timeout.as_deref(), Some("1234ms"));
         let conditional = builder.get_config_value(&AmazonS3ConfigKey::ConditionalPut);
         assert_eq!(conditional.as_deref(), Some("etag"));
+        // The deferred timeout values parse when the store is built.
+        builder.build().unwrap();
     }
 
     #[test]

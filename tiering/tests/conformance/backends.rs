@@ -1,11 +1,27 @@
 //! The backends the suite runs against.
 
+use std::sync::Arc;
+use std::time::Duration;
 use tempfile::TempDir;
-use tiering::store::{MotoServer, StoreConfig, TierStore, open};
+
+use tiering::store::{Faults, FlakyStore, MotoServer, StoreConfig, TierStore, open};
 
 /// `memory://`.
 pub(crate) fn memory() -> TierStore {
     open(&StoreConfig::new("memory://")).expect("memory store")
+}
+
+/// `memory://` behind a [`FlakyStore`] that makes half the calls 1 ms slow and fails none.
+pub(crate) fn flaky_slow_memory() -> TierStore {
+    let memory = memory();
+    let faults = Faults {
+        seed: 42,
+        slow_rate: 0.5,
+        slow: Duration::from_millis(1),
+        ..Faults::default()
+    };
+    let flaky = FlakyStore::new(Arc::clone(&memory.store), faults);
+    TierStore::new(Arc::new(flaky), memory.prefix, "flaky+memory://")
 }
 
 /// `file://` in a fresh temporary directory (kept alive by the returned guard).

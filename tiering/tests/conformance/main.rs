@@ -119,6 +119,13 @@ async fn memory() {
     run_all("memory", &backends::memory()).await;
 }
 
+/// The fault wrapper with only slow (not failing) faults must conform too: its wrapping of
+/// streams, multipart uploads and deletes changes timing, never results.
+#[tokio::test]
+async fn flaky_slow_memory() {
+    run_all("flaky_slow_memory", &backends::flaky_slow_memory()).await;
+}
+
 #[tokio::test]
 async fn file() {
     let (store, _dir) = backends::file();
