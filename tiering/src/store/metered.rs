@@ -277,3 +277,132 @@ impl<T> Drop for Timed<T> {
         self.record();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use metrics::{
+        Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+        SharedString, Unit,
+    };
+    use object_store::memory::InMemory;
+    use object_store::{ObjectStoreExt, WriteMultipart};
+
+    use super::*;
+
+    /// Counter totals and histogram sample counts, by `name{label=value,...}`.
+    #[derive(Debug, Default)]
+    struct Recorded(Mutex<BTreeMap<String, f64>>);
+
+    #[derive(Debug)]
+    struct Cell(Arc<Recorded>, String, bool);
+
+    impl CounterFn for Cell {
+        fn increment(&self, value: u64) {
+            *self.0.0.lock().unwrap().entry(self.1.clone()).or_default() += value as f64;
+        }
+        fn absolute(&self, value: u64) {
+            self.0
+                .0
+                .lock()
+                .unwrap()
+                .insert(self.1.clone(), value as f64);
+        }
+    }
+
+    impl HistogramFn for Cell {
+        fn record(&self, _value: f64) {
+            assert!(self.2, "a histogram");
+            *self.0.0.lock().unwrap().entry(self.1.clone()).or_default() += 1.0;
+        }
+    }
+
+    #[derive(Debug, Default)]
+    struct TestRecorder(Arc<Recorded>);
+
+    fn render(key: &Key) -> String {
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        format!("{}{{{}}}", key.name(), labels.join(","))
+    }
+
+    impl Recorder for TestRecorder {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::from_arc(Arc::new(Cell(Arc::clone(&self.0), render(key), false)))
+        }
+        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::noop()
+        }
+        fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::from_arc(Arc::new(Cell(Arc::clone(&self.0), render(key), true)))
+        }
+    }
+
+    #[test]
+    fn requests_errors_bytes_and_latency_are_recorded() {
+        let recorder = TestRecorder::default();
+        metrics::with_local_recorder(&recorder, || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let store = MeteredStore::new(Arc::new(InMemory::new()));
+                let path = Path::from("a/b");
+                store
+                    .put(&path, PutPayload::from_static(b"hello"))
+                    .await
+                    .unwrap();
+                store.get_range(&path, 1..3).await.unwrap();
+                assert!(store.get(&Path::from("missing")).await.is_err());
+                let listed: Vec<_> = store.list(None).collect().await;
+                assert_eq!(listed.len(), 1);
+                let mut writer =
+                    WriteMultipart::new(store.put_multipart(&Path::from("mp")).await.unwrap());
+                writer.write(b"abcdef");
+                writer.finish().await.unwrap();
+                store.delete(&path).await.unwrap();
+            });
+        });
+        let got = recorder.0.0.lock().unwrap().clone();
+        let value = |k: &str| {
+            got.get(k)
+                .copied()
+                .unwrap_or_else(|| panic!("{k} missing from {got:#?}"))
+        };
+        assert_eq!(value("strata_object_store_requests_total{op=put}"), 1.0);
+        assert_eq!(value("strata_object_store_requests_total{op=get}"), 2.0);
+        assert_eq!(value("strata_object_store_errors_total{op=get}"), 1.0);
+        assert_eq!(
+            value("strata_object_store_bytes_total{op=put,direction=out}"),
+            5.0
+        );
+        assert_eq!(
+            value("strata_object_store_bytes_total{op=get,direction=in}"),
+            2.0
+        );
+        assert_eq!(value("strata_object_store_request_seconds{op=get}"), 2.0);
+        assert_eq!(value("strata_object_store_request_seconds{op=list}"), 1.0);
+        assert_eq!(
+            value("strata_object_store_requests_total{op=put_part}"),
+            1.0
+        );
+        assert_eq!(
+            value("strata_object_store_bytes_total{op=put_part,direction=out}"),
+            6.0
+        );
+        assert_eq!(
+            value("strata_object_store_requests_total{op=complete_multipart}"),
+            1.0
+        );
+        assert_eq!(value("strata_object_store_requests_total{op=delete}"), 1.0);
+        assert_eq!(value("strata_object_store_request_seconds{op=delete}"), 1.0);
+    }
+}
