@@ -14,6 +14,9 @@
 # `kcat` (Debian's, on its bundled librdkafka 2.0.2) and a Python venv outside the clone,
 # at ${STRATA_VENV:-$HOME/.cache/strata/venv}, holding pinned Kafka clients; the tests find the
 # venv's python through the same default or the same STRATA_VENV variable.
+#
+# The same venv holds moto's S3 server (`moto_server`), a real S3-compatible HTTP server that the
+# cold tier's object-store tests start on a free loopback port (tiering/src/store/moto.rs).
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -79,12 +82,19 @@ VENV_PACKAGES=(
     zstandard==0.25.0
     python-snappy==0.7.3
     crc32c==2.9.post0
+    # moto's S3 server for the cold tier's tests: `moto_server` needs flask and flask-cors,
+    # pinned too so the server is the same everywhere.
+    moto[s3]==5.2.5
+    flask==3.1.3
+    flask-cors==6.0.5
 )
 # One import line that succeeds only when every package above works.
 VENV_IMPORT_CHECK='import confluent_kafka, kafka, lz4.frame, zstandard, snappy, crc32c
 assert confluent_kafka.__version__ == "2.16.1", confluent_kafka.__version__
 assert kafka.__version__ == "3.0.12", kafka.__version__
-assert snappy.decompress(snappy.compress(b"strata")) == b"strata"'
+assert snappy.decompress(snappy.compress(b"strata")) == b"strata"
+import moto, moto.server, flask, flask_cors
+assert moto.__version__ == "5.2.5", moto.__version__'
 
 ensure_kcat() {
     apt_install kcat
