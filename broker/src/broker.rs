@@ -21,6 +21,8 @@ pub struct Broker {
     pub partitions: Arc<Partitions>,
     /// The classic consumer-group coordinator, its log on `__consumer_offsets`.
     pub groups: GroupCoordinator<OffsetsTopicLog>,
+    /// The cold tier: object store, remote logs, uploads and cold reads.
+    pub tier: Arc<crate::tier::Tier>,
 }
 
 impl Broker {

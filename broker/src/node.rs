@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC, OffsetsTopicLog};
 use crate::partition::{Partition, Partitions, now_ms};
 use crate::server;
+use crate::tier::Tier;
 
 /// How often producer-state snapshots are written, bounding the replay after a crash.
 const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(60);
@@ -106,6 +107,8 @@ impl Node {
             .context("opening partitions")?
             .context("opening partitions")?;
         }
+        let tier = Arc::new(Tier::open(&config.tiering, &data_dir).await?);
+        open_remote_logs(&tier, &partitions).await;
         let groups = start_groups(&config, &store, &partitions).await?;
         let broker = Arc::new(Broker {
             node_id: config.node_id,
@@ -114,6 +117,7 @@ impl Node {
             store,
             partitions,
             groups,
+            tier,
             config,
         });
         let shutdown = CancellationToken::new();
@@ -122,12 +126,14 @@ impl Node {
         tasks.spawn(follow_metadata(broker.clone(), shutdown.clone()));
         tasks.spawn(housekeeping(broker.clone(), shutdown.clone()));
         tasks.spawn(expire_offsets(broker.clone(), shutdown.clone()));
+        tasks.spawn(crate::tier::task::run(broker.clone(), shutdown.clone()));
         tracing::info!(
             listen = %addr,
             advertised = %format!("{}:{}", broker.host, broker.port),
             data_dir = %data_dir.display(),
             engine = %engine.kind(),
             cluster_id = %broker.image().cluster_id,
+            cold_tier = %broker.tier.store.url,
             topics = broker.image().topics.len(),
             "strata node started"
         );
@@ -165,6 +171,37 @@ impl Node {
             .context("closing partitions")?;
         self.engine.shutdown();
         Ok(())
+    }
+}
+
+/// Opens the remote log of every tiered partition before the listener serves, so the first
+/// fetch already knows the remote log start. Partitions whose store does not answer within
+/// [`crate::tier::OPEN_TIMEOUT`] stay pending (reads below the local log start are refused as
+/// retriable) and are opened by the upload rounds.
+async fn open_remote_logs(tier: &Tier, partitions: &Partitions) {
+    let tiered: Vec<Arc<Partition>> = partitions
+        .all()
+        .into_iter()
+        .filter(|p| p.settings().remote_storage_enable)
+        .collect();
+    if tiered.is_empty() {
+        return;
+    }
+    use futures::StreamExt;
+    let opening = futures::stream::iter(tiered)
+        .for_each_concurrent(16, |p| async move {
+            if let Err(e) = tier.attach(&p).await {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e,
+                    "cannot open the remote log; reads below the local log start wait for it");
+            }
+        });
+    if tokio::time::timeout(crate::tier::OPEN_TIMEOUT, opening)
+        .await
+        .is_err()
+    {
+        tracing::error!(
+            "the object store did not answer in time; the remaining remote logs open in the background"
+        );
     }
 }
 
@@ -245,7 +282,14 @@ async fn follow_metadata(broker: Arc<Broker>, shutdown: CancellationToken) {
 fn retain(p: &Partition) {
     let settings = p.settings();
     if settings.cleanup_policy_delete {
-        match p.log.enforce_retention(now_ms()) {
+        // A tiered log deletes only what is in the remote tier (nothing while its remote log is
+        // not open).
+        let limit = if settings.remote_storage_enable {
+            p.tiered_end().map_or(0, |end| end.max(0) as u64)
+        } else {
+            u64::MAX
+        };
+        match p.log.enforce_retention_below(now_ms(), limit) {
             Ok(report) if report.deleted_segments > 0 => {
                 p.producers().truncate_head(p.log_start_offset());
                 tracing::info!(topic = %p.topic, partition = p.index, ?report, "retention deleted segments");

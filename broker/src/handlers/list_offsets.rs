@@ -6,8 +6,13 @@ use kafka_protocol::messages::list_offsets_response::{
 };
 use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 
+use std::sync::Arc;
+
+use kafka_protocol::messages::list_offsets_request::ListOffsetsPartition;
+
+use super::cold;
 use crate::broker::Broker;
-use crate::partition::Partition;
+use crate::partition::{Partition, TopicState};
 use crate::protocol::error_codes::{self, ServeError};
 
 const LATEST: i64 = -1;
@@ -17,75 +22,120 @@ const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 const EARLIEST_PENDING_UPLOAD: i64 = -6;
 
-pub(crate) fn handle(b: &Broker, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
-    let topics = req
-        .topics
-        .iter()
-        .map(|t| {
-            let state = b.partitions.topic(t.name.as_str());
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    let r = ListOffsetsPartitionResponse::default()
-                        .with_partition_index(p.partition_index)
-                        .with_timestamp(-1)
-                        .with_offset(-1)
-                        .with_leader_epoch(-1);
-                    let partition = state.as_ref().and_then(|s| {
-                        usize::try_from(p.partition_index)
-                            .ok()
-                            .and_then(|i| s.partitions.get(i))
-                    });
-                    let Some(partition) = partition else {
-                        return r.with_error_code(ServeError::UnknownTopicOrPartition.code());
-                    };
-                    if let Err(e) = partition.check_leader_epoch(p.current_leader_epoch) {
-                        return r.with_error_code(e.code());
-                    }
-                    match lookup(partition, p.timestamp) {
-                        Ok((timestamp, offset)) => r
-                            .with_timestamp(timestamp)
-                            .with_offset(offset)
-                            .with_leader_epoch(if version >= 4 {
-                                epoch_of(partition, offset)
-                            } else {
-                                -1
-                            }),
-                        Err(code) => r.with_error_code(code),
-                    }
-                })
-                .collect();
+pub(crate) async fn handle(
+    b: &Broker,
+    req: ListOffsetsRequest,
+    version: i16,
+) -> ListOffsetsResponse {
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for t in &req.topics {
+        let state = b.partitions.topic(t.name.as_str());
+        let mut partitions = Vec::with_capacity(t.partitions.len());
+        for p in &t.partitions {
+            partitions.push(answer(b, &state, p, version).await);
+        }
+        topics.push(
             ListOffsetsTopicResponse::default()
                 .with_name(t.name.clone())
-                .with_partitions(partitions)
-        })
-        .collect();
+                .with_partitions(partitions),
+        );
+    }
     ListOffsetsResponse::default().with_topics(topics)
 }
 
+/// One partition's answer.
+async fn answer(
+    b: &Broker,
+    state: &Option<Arc<TopicState>>,
+    p: &ListOffsetsPartition,
+    version: i16,
+) -> ListOffsetsPartitionResponse {
+    let r = ListOffsetsPartitionResponse::default()
+        .with_partition_index(p.partition_index)
+        .with_timestamp(-1)
+        .with_offset(-1)
+        .with_leader_epoch(-1);
+    let partition = state.as_ref().and_then(|s| {
+        usize::try_from(p.partition_index)
+            .ok()
+            .and_then(|i| s.partitions.get(i))
+    });
+    let Some(partition) = partition else {
+        return r.with_error_code(ServeError::UnknownTopicOrPartition.code());
+    };
+    if let Err(e) = partition.check_leader_epoch(p.current_leader_epoch) {
+        return r.with_error_code(e.code());
+    }
+    match lookup(b, partition, p.timestamp).await {
+        Ok((timestamp, offset)) => r
+            .with_timestamp(timestamp)
+            .with_offset(offset)
+            .with_leader_epoch(if version >= 4 {
+                epoch_of(partition, offset)
+            } else {
+                -1
+            }),
+        Err(code) => r.with_error_code(code),
+    }
+}
+
 /// `(timestamp, offset)` for a ListOffsets query; -1/-1 when nothing matches.
-fn lookup(p: &Partition, timestamp: i64) -> Result<(i64, i64), i16> {
+async fn lookup(b: &Broker, p: &Partition, timestamp: i64) -> Result<(i64, i64), i16> {
     let hw = p.high_watermark();
+    let local_start = p.local_log_start();
+    // A tiered partition whose remote log is not open yet cannot say what is below its local
+    // log start: a retriable error, never a wrong answer.
+    let unknown = || ServeError::StorageError("the remote log is not available yet".into()).code();
     match timestamp {
         LATEST => Ok((-1, hw)),
-        EARLIEST | EARLIEST_LOCAL => Ok((-1, p.log_start_offset())),
-        // Nothing is tiered yet: no tiered offset, and everything local is "pending upload".
-        LATEST_TIERED => Ok((-1, -1)),
-        EARLIEST_PENDING_UPLOAD => Ok((-1, -1)),
-        MAX_TIMESTAMP => Ok(p
-            .log
-            .max_timestamp()
-            .filter(|t| (t.offset as i64) < hw)
-            .map_or((-1, -1), |t| (t.timestamp, t.offset as i64))),
-        t if t >= 0 => match p.log.offset_for_timestamp(t) {
-            Ok(Some(found)) if (found.offset as i64) < hw => {
-                Ok((found.timestamp, found.offset as i64))
+        EARLIEST if p.remote_pending() && local_start > 0 => Err(unknown()),
+        EARLIEST => Ok((-1, p.log_start_offset())),
+        EARLIEST_LOCAL => Ok((-1, local_start)),
+        LATEST_TIERED => Ok(match p.tiered_end() {
+            Some(end) if end > 0 => (-1, end - 1),
+            _ => (-1, -1),
+        }),
+        EARLIEST_PENDING_UPLOAD => Ok(match p.tiered_end() {
+            Some(end) if end.max(local_start) < hw => (-1, end.max(local_start)),
+            _ => (-1, -1),
+        }),
+        MAX_TIMESTAMP => Ok(max_timestamp(p, hw)),
+        t if t >= 0 => {
+            if let Some(found) = cold::offset_for_timestamp(b, p, t).await? {
+                return Ok(found);
             }
-            Ok(_) => Ok((-1, -1)),
-            Err(e) => Err(error_codes::hotlog(&e)),
-        },
+            match p.log.offset_for_timestamp(t) {
+                Ok(Some(found)) if (found.offset as i64) < hw => {
+                    Ok((found.timestamp, found.offset as i64))
+                }
+                Ok(_) => Ok((-1, -1)),
+                Err(e) => Err(error_codes::hotlog(&e)),
+            }
+        }
         _ => Err(ServeError::InvalidRequest(format!("unknown timestamp {timestamp}")).code()),
+    }
+}
+
+/// The largest timestamp across both tiers and the offset holding it.
+fn max_timestamp(p: &Partition, hw: i64) -> (i64, i64) {
+    let local = p
+        .log
+        .max_timestamp()
+        .filter(|t| (t.offset as i64) < hw)
+        .map(|t| (t.timestamp, t.offset as i64));
+    let remote = p.remote().and_then(|r| {
+        r.manifest()
+            .segments
+            .iter()
+            .filter(|s| s.max_timestamp >= 0)
+            .max_by_key(|s| s.max_timestamp)
+            .map(|s| (s.max_timestamp, s.offset_of_max_timestamp))
+    });
+    match (local, remote) {
+        (Some(l), Some(r)) if r.0 > l.0 => r,
+        (Some(l), _) => l,
+        (None, Some(r)) => r,
+        (None, None) => (-1, -1),
     }
 }
 
@@ -93,6 +143,16 @@ fn lookup(p: &Partition, timestamp: i64) -> Result<(i64, i64), i16> {
 fn epoch_of(p: &Partition, offset: i64) -> i32 {
     if offset < 0 {
         return -1;
+    }
+    if offset < p.local_log_start()
+        && let Some((seg, _)) = p.remote().and_then(|r| r.find(offset))
+    {
+        return seg
+            .epochs
+            .iter()
+            .rev()
+            .find(|(_, start)| *start <= offset)
+            .map_or(seg.leader_epoch, |(epoch, _)| *epoch);
     }
     p.log
         .leader_epochs()

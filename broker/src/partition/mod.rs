@@ -66,6 +66,8 @@ pub struct Partitions {
     tables: RwLock<Tables>,
     /// Serialises [`Partitions::apply`], which does blocking file I/O.
     applying: Mutex<()>,
+    /// Deleted tiered topics whose remote data is still to delete: `(name, id)`.
+    removed_tiered: Mutex<Vec<(Arc<str>, TopicId)>>,
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -89,6 +91,7 @@ impl Partitions {
             defaults,
             tables: RwLock::new(Tables::default()),
             applying: Mutex::new(()),
+            removed_tiered: Mutex::new(Vec::new()),
         }
     }
 
@@ -238,7 +241,26 @@ impl Partitions {
         })
     }
 
+    /// Deleted tiered topics whose remote data is to be deleted (emptied by the call).
+    pub fn take_removed_tiered(&self) -> Vec<(Arc<str>, TopicId)> {
+        std::mem::take(&mut *self.removed_tiered.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Puts a topic back on the list after its remote deletion failed.
+    pub fn requeue_removed_tiered(&self, name: Arc<str>, id: TopicId) {
+        self.removed_tiered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((name, id));
+    }
+
     fn remove_topic(&self, t: &TopicState) -> Result<(), PartitionError> {
+        if t.partitions
+            .iter()
+            .any(|p| p.settings().remote_storage_enable || p.remote().is_some())
+        {
+            self.requeue_removed_tiered(t.name.clone(), t.id);
+        }
         {
             let mut tables = write(&self.tables);
             if tables

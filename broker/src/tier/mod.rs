@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use controller::RemoteCompression;
-use object_store::ObjectStore;
+use anyhow::Context;
 use object_store::path::Path;
 use tiering::format::Codec;
 use tiering::remote::{RemoteLog, TierError, UploadConfig, partition_root};
+use tiering::store::{StoreConfig, TierStore};
 
 use crate::config::TieringConfig;
 use crate::partition::Partition;
@@ -22,27 +23,41 @@ pub const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
 /// The cold tier of this broker.
 #[derive(Debug)]
 pub struct Tier {
-    pub store: Arc<dyn ObjectStore>,
-    /// Where this cluster's partitions live in the store.
-    pub prefix: Path,
-    /// The store's URL, for logs and operators.
-    pub url: String,
+    pub store: TierStore,
     pub config: TieringConfig,
 }
 
 impl Tier {
-    pub fn new(store: Arc<dyn ObjectStore>, prefix: Path, url: String, config: TieringConfig) -> Tier {
-        Tier {
-            store,
-            prefix,
-            url,
-            config,
+    /// Opens the configured object store and checks that it honours create-only puts.
+    pub async fn open(config: &TieringConfig, data_dir: &std::path::Path) -> anyhow::Result<Tier> {
+        let none_if_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        let store_config = StoreConfig {
+            url: config.store_url(data_dir),
+            endpoint: none_if_empty(&config.s3_endpoint),
+            region: none_if_empty(&config.s3_region),
+            access_key_id: none_if_empty(&config.s3_access_key_id),
+            secret_access_key: none_if_empty(&config.s3_secret_access_key),
+            session_token: None,
+            allow_http: config.s3_allow_http,
+            disable_bulk_delete: config.s3_disable_bulk_delete,
+            request_timeout_ms: config.request_timeout_ms,
+        };
+        let store = tiering::store::open(&store_config)
+            .with_context(|| format!("opening the object store {}", store_config.url))?;
+        if config.check_conditional_put {
+            tiering::store::check_conditional_put(&store)
+                .await
+                .with_context(|| format!("checking conditional puts on {}", store.url))?;
         }
+        Ok(Tier {
+            store,
+            config: config.clone(),
+        })
     }
 
     /// A partition's directory in the store.
     pub fn root(&self, p: &Partition) -> Path {
-        partition_root(&self.prefix, &p.topic, &p.topic_id.to_string(), p.index)
+        partition_root(&self.store.prefix, &p.topic, &p.topic_id.to_string(), p.index)
     }
 
     /// Opens the partition's remote log if its topic is tiered and it is not open yet.
@@ -53,7 +68,7 @@ impl Tier {
         if !p.settings().remote_storage_enable {
             return Ok(None);
         }
-        let remote = Arc::new(RemoteLog::open(self.store.clone(), self.root(p)).await?);
+        let remote = Arc::new(RemoteLog::open(self.store.store.clone(), self.root(p)).await?);
         tracing::info!(topic = %p.topic, partition = p.index, tiered_end = remote.tiered_end(),
             remote_start = ?remote.log_start(), "opened the remote log");
         p.set_remote(Some(remote.clone()));
