@@ -188,13 +188,12 @@ async fn open_remote_logs(tier: &Tier, partitions: &Partitions) {
         return;
     }
     use futures::StreamExt;
-    let opening = futures::stream::iter(tiered)
-        .for_each_concurrent(16, |p| async move {
-            if let Err(e) = tier.attach(&p).await {
-                tracing::error!(topic = %p.topic, partition = p.index, error = %e,
+    let opening = futures::stream::iter(tiered).for_each_concurrent(16, |p| async move {
+        if let Err(e) = tier.attach(&p).await {
+            tracing::error!(topic = %p.topic, partition = p.index, error = %e,
                     "cannot open the remote log; reads below the local log start wait for it");
-            }
-        });
+        }
+    });
     if tokio::time::timeout(crate::tier::OPEN_TIMEOUT, opening)
         .await
         .is_err()

@@ -10,11 +10,12 @@ use hotlog::HotlogError;
 use kafka_protocol::messages::FetchRequest;
 use tokio::time::Instant;
 
+use super::cold::{self, ColdAnswer};
 use super::util::topic_id;
 use crate::broker::Broker;
 use crate::partition::Partition;
 use crate::protocol::error_codes::{self, ServeError};
-use crate::protocol::fetch_writer::{FetchOut, PartitionOut, TopicOut};
+use crate::protocol::fetch_writer::{FetchOut, PartitionOut, Records, TopicOut};
 
 /// `isolation_level` 1: only committed data (below the last stable offset).
 const READ_COMMITTED: i8 = 1;
@@ -82,7 +83,7 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
         .filter_map(|w| w.partition.as_ref().ok().map(|p| p.log.subscribe()))
         .collect();
     loop {
-        let (parts, bytes, any_error) = read_all(&wanted, max_bytes, committed);
+        let (parts, bytes, any_error) = read_all(b, &wanted, max_bytes, committed).await;
         let done =
             bytes >= min_bytes || any_error || Instant::now() >= deadline || watches.is_empty();
         if done {
@@ -92,7 +93,7 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
             };
             for (w, part) in wanted.iter().zip(parts) {
                 if let Some(r) = &part.records {
-                    crate::metrics::fetched(&out.topics[w.topic].name, r.len);
+                    crate::metrics::fetched(&out.topics[w.topic].name, r.len());
                 }
                 out.topics[w.topic].partitions.push(part);
             }
@@ -116,38 +117,53 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
 
 /// Reads every wanted partition once. Returns the answers, the record bytes and whether any
 /// partition answered an error (which ends the long poll, as in Kafka).
-fn read_all(wanted: &[Wanted], max_bytes: u64, committed: bool) -> (Vec<PartitionOut>, u64, bool) {
+async fn read_all(
+    b: &Broker,
+    wanted: &[Wanted],
+    max_bytes: u64,
+    committed: bool,
+) -> (Vec<PartitionOut>, u64, bool) {
     let mut remaining = max_bytes;
     let mut total = 0u64;
     let mut any_error = false;
-    let parts = wanted
-        .iter()
-        .map(|w| {
-            let out = match &w.partition {
-                Err(e) => PartitionOut::error(w.index, e.code()),
-                Ok(p) => read_one(w, p, remaining, total == 0, committed),
-            };
-            if out.error_code != 0 {
-                any_error = true;
+    let mut parts = Vec::with_capacity(wanted.len());
+    for w in wanted {
+        let out = match &w.partition {
+            Err(e) => PartitionOut::error(w.index, e.code()),
+            Ok(p) => {
+                let first = total == 0;
+                match begin(w, p, remaining, first, committed) {
+                    Err(out) => out,
+                    Ok((out, _)) if w.offset >= out.high_watermark => out,
+                    Ok((out, limit)) if cold::is_cold(p, w.offset) => {
+                        read_cold(b, w, p, out, limit, first).await
+                    }
+                    Ok((out, limit)) => read_local(w, p, out, limit, first),
+                }
             }
-            let n = out.records.as_ref().map_or(0, |r| r.len);
-            total += n;
-            remaining = remaining.saturating_sub(n);
-            out
-        })
-        .collect();
+        };
+        if out.error_code != 0 {
+            any_error = true;
+        }
+        let n = out.records.as_ref().map_or(0, Records::len);
+        total += n;
+        remaining = remaining.saturating_sub(n);
+        parts.push(out);
+    }
     (parts, total, any_error)
 }
 
-fn read_one(
+/// The checks and the answer's header for one partition, and its byte limit: `Err` when the
+/// partition answers an error or nothing can be read.
+fn begin(
     w: &Wanted,
     p: &Partition,
     remaining: u64,
     first_in_response: bool,
     committed: bool,
-) -> PartitionOut {
+) -> Result<(PartitionOut, u64), PartitionOut> {
     if let Err(e) = p.check_leader_epoch(w.current_leader_epoch) {
-        return PartitionOut::error(w.index, e.code());
+        return Err(PartitionOut::error(w.index, e.code()));
     }
     let hw = p.high_watermark();
     let start = p.log_start_offset();
@@ -162,13 +178,20 @@ fn read_one(
         records: None,
     };
     if w.offset < start || w.offset > end {
-        out.error_code = ServeError::OffsetOutOfRange {
-            offset: w.offset,
-            start,
-            end,
+        if p.remote_pending() && w.offset < start && w.offset >= 0 {
+            // Below the local log start of a tiered partition whose remote log is not open
+            // yet: maybe there, maybe not. Retriable; never a reset of the consumer.
+            out.error_code =
+                ServeError::StorageError("the remote log is not open yet".into()).code();
+        } else {
+            out.error_code = ServeError::OffsetOutOfRange {
+                offset: w.offset,
+                start,
+                end,
+            }
+            .code();
         }
-        .code();
-        return out;
+        return Err(out);
     }
     // The response limit applies only once something is in the response (KIP-74): the first
     // non-empty partition always returns at least one whole batch.
@@ -177,15 +200,27 @@ fn read_one(
     } else {
         w.max_bytes.min(remaining)
     };
-    if limit == 0 || w.offset >= hw {
-        return out;
+    if limit == 0 {
+        return Err(out);
     }
+    Ok((out, limit))
+}
+
+/// Reads from the local log: a file region, sent with sendfile.
+fn read_local(
+    w: &Wanted,
+    p: &Partition,
+    mut out: PartitionOut,
+    limit: u64,
+    first_in_response: bool,
+) -> PartitionOut {
+    let hw = out.high_watermark;
     match p.log.read(w.offset as u64, limit, Some(hw as u64)) {
         Ok(slice) if slice.is_empty() => {}
         Ok(slice) => {
             // Past the limits only the first partition of a response may return a batch.
             if first_in_response || slice.len <= limit {
-                out.records = Some(slice);
+                out.records = Some(Records::File(slice));
             }
         }
         Err(HotlogError::OffsetOutOfRange { .. }) => {
@@ -200,6 +235,35 @@ fn read_one(
             tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "fetch read failed");
             out.error_code = error_codes::hotlog(&e);
         }
+    }
+    out
+}
+
+/// Reads from the remote tier: whole batches of the segment object holding the offset.
+async fn read_cold(
+    b: &Broker,
+    w: &Wanted,
+    p: &Partition,
+    mut out: PartitionOut,
+    limit: u64,
+    first_in_response: bool,
+) -> PartitionOut {
+    match cold::read(b, p, w.offset, limit, first_in_response).await {
+        ColdAnswer::Records(bytes) if bytes.is_empty() => {}
+        ColdAnswer::Records(bytes) => {
+            if first_in_response || bytes.len() as u64 <= limit {
+                out.records = Some(Records::Memory(bytes));
+            }
+        }
+        ColdAnswer::OutOfRange => {
+            out.error_code = ServeError::OffsetOutOfRange {
+                offset: w.offset,
+                start: p.log_start_offset(),
+                end: p.log.log_end_offset() as i64,
+            }
+            .code();
+        }
+        ColdAnswer::Error(code) => out.error_code = code,
     }
     out
 }

@@ -2,6 +2,7 @@
 //! its handler and encoded response.
 
 mod cluster;
+mod cold;
 mod configs;
 mod consumer_groups;
 mod fetch;
@@ -63,7 +64,7 @@ pub(crate) async fn handle(b: &Broker, req: Request) -> Result<Reply, EncodeErro
             }
         },
         RequestKind::Fetch(r) => fetch_writer::encode(v, cid, &fetch::handle(b, r, v).await),
-        RequestKind::ListOffsets(r) => encode(key, v, cid, &list_offsets::handle(b, r, v))?,
+        RequestKind::ListOffsets(r) => encode(key, v, cid, &list_offsets::handle(b, r, v).await)?,
         RequestKind::CreateTopics(r) => encode(key, v, cid, &topics::create(b, r, v).await)?,
         RequestKind::DeleteTopics(r) => encode(key, v, cid, &topics::delete(b, r, v).await)?,
         RequestKind::CreatePartitions(r) => {

@@ -39,13 +39,30 @@ pub(crate) async fn delete_records(b: &Broker, req: DeleteRecordsRequest) -> Del
                 partitions.push(r.with_error_code(e.code()));
                 continue;
             }
+            // The remote tier first: once its manifest says so, nothing below the target is
+            // readable from it, whatever happens to the local log next.
+            if let Some(remote) = partition.remote()
+                && let Err(e) = remote.delete_records(target, partition.leader_epoch).await
+            {
+                tracing::warn!(topic = %partition.topic, partition = partition.index, error = %e, "DeleteRecords on the remote tier failed");
+                partitions.push(r.with_error_code(ServeError::StorageError(e.to_string()).code()));
+                continue;
+            }
+            if partition.remote_pending() {
+                // The remote log could not record the new start: refuse rather than let
+                // tiered data below it reappear later.
+                let e = ServeError::StorageError("the remote log is not available yet".into());
+                partitions.push(r.with_error_code(e.code()));
+                continue;
+            }
             let log = partition.log.clone();
             let moved =
                 tokio::task::spawn_blocking(move || log.advance_log_start(target as u64)).await;
             let r = match moved {
-                Ok(Ok(start)) => {
-                    partition.producers().truncate_head(start as i64);
-                    r.with_low_watermark(start as i64)
+                Ok(Ok(_)) => {
+                    let start = partition.log_start_offset();
+                    partition.producers().truncate_head(start);
+                    r.with_low_watermark(start)
                 }
                 Ok(Err(e)) => r.with_error_code(error_codes::hotlog(&e)),
                 Err(e) => r.with_error_code(ServeError::StorageError(e.to_string()).code()),

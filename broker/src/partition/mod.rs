@@ -243,7 +243,12 @@ impl Partitions {
 
     /// Deleted tiered topics whose remote data is to be deleted (emptied by the call).
     pub fn take_removed_tiered(&self) -> Vec<(Arc<str>, TopicId)> {
-        std::mem::take(&mut *self.removed_tiered.lock().unwrap_or_else(|p| p.into_inner()))
+        std::mem::take(
+            &mut *self
+                .removed_tiered
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
     }
 
     /// Puts a topic back on the list after its remote deletion failed.

@@ -5,7 +5,7 @@
 //! Empty records are written as a zero-length (never null) records field, because librdkafka
 //! rejects null records.
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use hotlog::ReadSlice;
 
 use super::response::{Chunk, Outgoing, put_header};
@@ -24,7 +24,28 @@ pub struct PartitionOut {
     pub log_start_offset: i64,
     /// `None` for read_uncommitted fetches; the aborted transactions otherwise.
     pub aborted: Option<Vec<(i64, i64)>>,
-    pub records: Option<ReadSlice>,
+    pub records: Option<Records>,
+}
+
+/// A partition's records: a region of a segment file (sent with sendfile), or bytes read back
+/// from the cold tier.
+#[derive(Debug, Clone)]
+pub enum Records {
+    File(ReadSlice),
+    Memory(Bytes),
+}
+
+impl Records {
+    pub fn len(&self) -> u64 {
+        match self {
+            Records::File(s) => s.len,
+            Records::Memory(b) => b.len() as u64,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl PartitionOut {
@@ -42,7 +63,7 @@ impl PartitionOut {
     }
 
     fn records_len(&self) -> u64 {
-        self.records.as_ref().map_or(0, |r| r.len)
+        self.records.as_ref().map_or(0, Records::len)
     }
 }
 
@@ -121,8 +142,8 @@ impl Writer {
         }
     }
 
-    fn put_records(&mut self, records: Option<&ReadSlice>) {
-        let len = records.map_or(0, |r| r.len);
+    fn put_records(&mut self, records: Option<&Records>) {
+        let len = records.map_or(0, Records::len);
         if self.flexible {
             self.put_uvarint(len + 1);
         } else {
@@ -131,7 +152,10 @@ impl Writer {
         if let Some(r) = records.filter(|r| !r.is_empty()) {
             let head = self.buf.split().freeze();
             self.done.push(Chunk::Bytes(head));
-            self.done.push(Chunk::File(r.clone()));
+            self.done.push(match r {
+                Records::File(slice) => Chunk::File(slice.clone()),
+                Records::Memory(bytes) => Chunk::Bytes(bytes.clone()),
+            });
         }
     }
 }
@@ -202,7 +226,6 @@ pub fn encode(version: i16, correlation_id: i32, out: &FetchOut) -> Outgoing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
     use kafka_protocol::messages::FetchResponse;
     use kafka_protocol::protocol::Decodable;
     use std::io::Write;
@@ -237,7 +260,7 @@ mod tests {
                         last_stable_offset: 10,
                         log_start_offset: 2,
                         aborted: Some(vec![(5, 6)]),
-                        records: Some(slice(records)),
+                        records: Some(Records::File(slice(records))),
                     },
                     PartitionOut::error(1, 3),
                 ],

@@ -7,10 +7,11 @@ pub mod task;
 use std::sync::Arc;
 use std::time::Duration;
 
-use controller::RemoteCompression;
 use anyhow::Context;
+use controller::RemoteCompression;
 use object_store::path::Path;
 use tiering::format::Codec;
+use tiering::read::{ColdReader, ColdReaderConfig};
 use tiering::remote::{RemoteLog, TierError, UploadConfig, partition_root};
 use tiering::store::{StoreConfig, TierStore};
 
@@ -25,6 +26,8 @@ pub const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct Tier {
     pub store: TierStore,
     pub config: TieringConfig,
+    /// Reads tiered segments back for Fetch and ListOffsets.
+    pub reader: ColdReader,
 }
 
 impl Tier {
@@ -49,15 +52,32 @@ impl Tier {
                 .await
                 .with_context(|| format!("checking conditional puts on {}", store.url))?;
         }
+        let reader = ColdReader::new(
+            store.store.clone(),
+            ColdReaderConfig {
+                cache_dir: Some(config.cache_dir(data_dir)),
+                cache_bytes: config.cache_bytes,
+                memory_cache_bytes: config.memory_cache_bytes,
+                max_concurrent_gets: config.max_concurrent_gets as usize,
+                prefetch_frames: config.prefetch_frames as usize,
+            },
+        )
+        .context("starting the cold reader")?;
         Ok(Tier {
             store,
             config: config.clone(),
+            reader,
         })
     }
 
     /// A partition's directory in the store.
     pub fn root(&self, p: &Partition) -> Path {
-        partition_root(&self.store.prefix, &p.topic, &p.topic_id.to_string(), p.index)
+        partition_root(
+            &self.store.prefix,
+            &p.topic,
+            &p.topic_id.to_string(),
+            p.index,
+        )
     }
 
     /// Opens the partition's remote log if its topic is tiered and it is not open yet.

@@ -39,7 +39,9 @@ impl Backoff {
         let wait = self
             .retry_at
             .get(&key)
-            .map_or(Duration::from_millis(200), |(_, w)| (*w * 2).min(MAX_BACKOFF));
+            .map_or(Duration::from_millis(200), |(_, w)| {
+                (*w * 2).min(MAX_BACKOFF)
+            });
         self.retry_at.insert(key, (Instant::now() + wait, wait));
     }
 
@@ -50,9 +52,8 @@ impl Backoff {
 
 /// Runs the rounds until `shutdown`.
 pub async fn run(broker: Arc<Broker>, shutdown: CancellationToken) {
-    let mut uploads = tokio::time::interval(Duration::from_millis(
-        broker.tier.config.upload_interval_ms,
-    ));
+    let mut uploads =
+        tokio::time::interval(Duration::from_millis(broker.tier.config.upload_interval_ms));
     let mut retention = tokio::time::interval(Duration::from_millis(
         broker.config.topics.retention_check_interval_ms,
     ));
@@ -227,7 +228,9 @@ async fn delete_removed_topics(broker: &Broker) {
             }),
         };
         match result {
-            Ok(n) => tracing::info!(topic = %topic, id = %id, objects = n, "deleted the remote data of a deleted topic"),
+            Ok(n) => {
+                tracing::info!(topic = %topic, id = %id, objects = n, "deleted the remote data of a deleted topic")
+            }
             Err(e) => {
                 tracing::warn!(topic = %topic, id = %id, error = %e, "deleting a deleted topic's remote data; will retry");
                 broker.partitions.requeue_removed_tiered(topic, id);

@@ -95,6 +95,16 @@ impl RemoteLog {
         m.find(offset).map(|s| (s.clone(), self.object_path(s)))
     }
 
+    /// What the cold reader needs to know of a segment.
+    pub fn segment_ref(&self, segment: &RemoteSegment) -> crate::read::SegmentRef {
+        crate::read::SegmentRef {
+            path: self.object_path(segment),
+            size: segment.size,
+            base_offset: segment.base_offset,
+            next_offset: segment.next_offset,
+        }
+    }
+
     /// Commits `next` as the version after the current one, then publishes it to readers.
     /// Call with the writer lock held. When fenced, the newest manifest is adopted.
     async fn commit(&self, mut next: Manifest, leader_epoch: i32) -> Result<(), TierError> {
