@@ -3,6 +3,7 @@
 
 mod cache;
 mod corrupt;
+mod model;
 mod read;
 mod timestamp;
 
