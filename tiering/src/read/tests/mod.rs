@@ -5,6 +5,7 @@ mod cache;
 mod corrupt;
 mod model;
 mod read;
+mod recorded;
 mod timestamp;
 
 use std::fmt;
