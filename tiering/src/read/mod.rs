@@ -31,6 +31,13 @@
 //!   deleted; other files are left alone. Reuse is safe because every cached frame is checked
 //!   against the footer's CRC when it is read.
 //!
+//! The memory bound counts frames while they are cached; a [`ColdRead`] is a zero-copy slice
+//! of its frame (when it comes from one), so a response still being sent keeps its frame
+//! alive after eviction. Reads spanning frames copy their batches into one buffer.
+//!
+//! Prefetch takes a GET permit only when one is free at once: it never queues, so it never
+//! delays a reader that needs a frame now.
+//!
 //! Cancel safety: the futures of [`ColdReader`] may be dropped at any point. A frame fetch
 //! runs in its own task, so it completes (and fills the caches) for the other readers waiting
 //! on it.

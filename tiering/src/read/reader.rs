@@ -18,7 +18,9 @@ use super::flight::{Flights, Joined};
 use super::memory::{MemoryCache, ObjectIndex};
 use super::verify::VerifyReport;
 use super::{ColdRead, ColdReaderConfig, ReadError, SegmentRef, metrics};
-use crate::format::{Codec, Footer, FormatError, FrameEntry, TRAILER_LEN, Trailer, decode_frame};
+use crate::format::{
+    Codec, Footer, FormatError, FrameEntry, MAX_FRAME_RAW_BYTES, TRAILER_LEN, Trailer, decode_frame,
+};
 
 /// Bytes of the object's end that the first GET reads: the trailer and, when it fits (up to
 /// about 1,300 frames, a 5 GiB segment of 4 MiB frames), the footer in the same request.
@@ -395,6 +397,22 @@ impl Inner {
                 )),
             ));
         };
+        // Never allocate for a frame more than a 64 MiB frame can compress to (any codec's
+        // worst case is a small fraction over the raw size).
+        let limit = MAX_FRAME_RAW_BYTES + MAX_FRAME_RAW_BYTES / 8;
+        if entry.compressed_len > limit {
+            return Err(self.corrupt(
+                &path,
+                Some(frame),
+                FormatError::Frame {
+                    position: entry.position,
+                    reason: format!(
+                        "{} compressed bytes, more than a frame may take ({limit})",
+                        entry.compressed_len
+                    ),
+                },
+            ));
+        }
         let codec = index.codec;
         if let Some(disk) = &self.disk {
             let name = DiskCache::name(&path, frame);

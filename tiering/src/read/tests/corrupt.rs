@@ -136,3 +136,66 @@ async fn verify_of_a_missing_object_is_not_found() {
         Err(ReadError::NotFound { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_failed_fetch_is_neither_cached_nor_shared_with_later_reads() {
+    let fx = Fixture::standard(Codec::Zstd).await;
+    let dir = tempfile::tempdir().unwrap();
+    let reader = fx.reader(ColdReaderConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..ColdReaderConfig::default()
+    });
+    let f = fx.footer.frames[1];
+    let mut bad = fx.object.clone();
+    bad[f.position as usize] ^= 0x04;
+    fx.replace(bad).await;
+    for _ in 0..2 {
+        let err = reader
+            .read(&fx.seg, f.base_offset, 1, true)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ReadError::Corrupt { frame: Some(1), .. }),
+            "{err}"
+        );
+    }
+    reader.inner().frames.settle().await;
+    let cached = dir
+        .path()
+        .join(super::super::disk::DiskCache::name(&fx.seg.path, 1));
+    assert!(
+        !cached.exists(),
+        "a corrupt frame never reaches the disk cache"
+    );
+    // Repaired (say, re-uploaded): the next read fetches it again and succeeds.
+    fx.replace(fx.object.clone()).await;
+    let read = reader.read(&fx.seg, f.base_offset, 1, true).await.unwrap();
+    assert_eq!(read.records, fx.batches[fx.batch_at(f.base_offset)]);
+    assert!(cached.exists());
+}
+
+#[tokio::test]
+async fn a_footer_claiming_a_huge_frame_is_refused_before_any_get() {
+    let fx = Fixture::standard(Codec::None).await;
+    let reader = fx.reader(plain());
+    // A footer entry edited (and its CRCs recomputed) to claim a 1 GiB frame: the tiling
+    // check refuses it since the object is small.
+    let mut footer = fx.footer.clone();
+    footer.frames[0].compressed_len = 1 << 30;
+    let bytes = footer.encode();
+    let mut object = fx.object[..fx.footer.summary.frames_bytes as usize].to_vec();
+    object.extend_from_slice(&bytes);
+    let trailer = crate::format::Trailer {
+        footer_len: bytes.len() as u32,
+        footer_crc: crc32c::crc32c(&bytes),
+        codec: Codec::None,
+        version: crate::format::VERSION,
+    };
+    object.extend_from_slice(&trailer.encode());
+    let mut seg = fx.seg.clone();
+    seg.size = object.len() as u64;
+    fx.replace(object).await;
+    let err = reader.read(&seg, 1000, 1, true).await.unwrap_err();
+    assert!(matches!(err, ReadError::Corrupt { .. }), "{err}");
+    assert_eq!(fx.store.get_count(), 1, "only the tail was read");
+}

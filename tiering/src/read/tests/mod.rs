@@ -3,7 +3,9 @@
 
 mod cache;
 mod corrupt;
+mod model;
 mod read;
+mod recorded;
 mod timestamp;
 
 use std::fmt;
