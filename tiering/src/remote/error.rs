@@ -17,6 +17,10 @@ pub enum TierError {
     /// partition's uploader (or a second process tiers into the same prefix).
     #[error("manifest version {version} of {root} was written by another writer")]
     Fenced { root: String, version: u64 },
+    /// The manifest this process held was older than its own newest commit (whose answer was
+    /// lost); the newest is adopted, and the change should be tried again.
+    #[error("manifest version {version} of {root} was already written by this process; retry")]
+    Stale { root: String, version: u64 },
     #[error("manifest {path} is corrupt: {reason}")]
     CorruptManifest { path: String, reason: String },
     #[error("encoding segment {base_offset}: {source}")]

@@ -255,7 +255,7 @@ pub(super) async fn commit(
     Ok(())
 }
 
-/// Exponential backoff from 100 ms, capped at 5 s.
+/// Exponential backoff from 100 ms, capped at 2 s.
 pub(crate) fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6)).min(5_000))
+    Duration::from_millis(50u64.saturating_mul(1 << attempt.min(6)).min(2_000))
 }

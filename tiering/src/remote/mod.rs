@@ -118,12 +118,20 @@ impl RemoteLog {
                 self.publish(next);
                 Ok(())
             }
-            Err(e @ TierError::Fenced { .. }) => {
-                tracing::error!(root = %self.root, error = %e, "fenced out of the partition's manifest; adopting the newest");
-                if let Ok(newest) = manifest::load(self.store.as_ref(), &self.root).await {
+            Err(TierError::Fenced { root, version }) => {
+                let newest = manifest::load(self.store.as_ref(), &self.root).await?;
+                if newest.writer == self.writer_id {
+                    // Our own earlier commit landed although its answer was lost: adopt it
+                    // and let the caller retry its change on top.
+                    tracing::warn!(root = %self.root, version = newest.version,
+                        "a manifest commit reported as failed had landed; adopting it");
                     self.publish(newest);
+                    return Err(TierError::Stale { root, version });
                 }
-                Err(e)
+                tracing::error!(root = %self.root, version, writer = %newest.writer,
+                    "fenced out of the partition's manifest by another writer; adopting its version");
+                self.publish(newest);
+                Err(TierError::Fenced { root, version })
             }
             Err(e) => Err(e),
         }

@@ -105,15 +105,27 @@ impl RemoteLog {
         if m.deleting.is_empty() {
             return Ok(());
         }
+        // Every object gets its try; the manifest then drops those that went, so a store that
+        // fails now and then still lets each pass make progress.
+        let mut gone = HashSet::new();
+        let mut first_error = None;
         for s in &m.deleting {
-            let path = self.object_path(s);
-            delete_if_there(self, &path).await?;
-            crate::metrics::deleted(s.size);
+            match delete_if_there(self, &self.object_path(s)).await {
+                Ok(()) => {
+                    crate::metrics::deleted(s.size);
+                    gone.insert(s.object.as_str());
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        let gone: HashSet<&str> = m.deleting.iter().map(|s| s.object.as_str()).collect();
-        let mut next = (*m).clone();
-        next.deleting.retain(|s| !gone.contains(s.object.as_str()));
-        self.commit(next, leader_epoch).await
+        if !gone.is_empty() {
+            let mut next = (*m).clone();
+            next.deleting.retain(|s| !gone.contains(s.object.as_str()));
+            self.commit(next, leader_epoch).await?;
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Deletes segment objects that no manifest references (uploads that failed or whose
