@@ -3,6 +3,8 @@
 //! - `backends.rs`: how each backend is made (memory, a file store in a temporary directory, a
 //!   moto S3 server started by the test, and an external S3/MinIO named by `STRATA_TEST_S3_URL`).
 //! - `store_ops.rs`: the cases about plain object-store operations.
+//! - `tiering_ops.rs`: the cases about the cold tier on top (uploads, manifests, cold reads,
+//!   deletions), with `../support` for the hotlog source log.
 //!
 //! Adding cases: write `async fn my_case(store: &TierStore)` in a module (a new file such as
 //! `tiering_ops.rs`, declared below), list it in that module's `cases()` with the [`cases!`]
@@ -22,6 +24,9 @@ use tiering::store::TierStore;
 
 mod backends;
 mod store_ops;
+#[path = "../support/mod.rs"]
+mod support;
+mod tiering_ops;
 
 /// One conformance case.
 #[derive(Debug)]
@@ -47,7 +52,7 @@ macro_rules! cases {
 /// Every case of the suite.
 fn all_cases() -> Vec<Case> {
     let mut cases = store_ops::cases();
-    // More modules append here, e.g. `cases.extend(tiering_ops::cases());`.
+    cases.extend(tiering_ops::cases());
     cases.sort_by_key(|case| case.name);
     cases
 }
