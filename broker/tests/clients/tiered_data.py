@@ -3,13 +3,16 @@
 
     tiered_data.py BOOTSTRAP create TOPIC --partitions P --config k=v ...
     tiered_data.py BOOTSTRAP produce TOPIC --partitions P --first N --mb MB
-    tiered_data.py BOOTSTRAP consume TOPIC --partitions P --count N
+    tiered_data.py BOOTSTRAP consume TOPIC --partitions P --count N [--first F]
+    tiered_data.py BOOTSTRAP delete-records TOPIC --partitions P --first F
 
 Record i goes to partition i % P with key b"%012d" % i and a value derived from i alone (a
 slice of a fixed pool of words, 200 to 1800 bytes), so a consumer can check every byte of
 every record without the producer's help. `produce` prints `RECORDS n` (the next i to use).
 `consume` reads every partition from offset 0 (offset-reset earliest, no group offsets) and
-checks that it gets exactly records 0..N, each once, in order per partition, byte-identical.
+checks that it gets exactly records F..N (F defaults to 0), each once, in order per partition,
+byte-identical. `delete-records` moves every partition's log start to its first offset holding
+record F or later (the admin API's DeleteRecords) and prints the low watermarks.
 Exits 0 on success, 1 with a `FAIL:` line.
 """
 
@@ -106,8 +109,10 @@ def consume(args):
         "fetch.max.bytes": 8 << 20,
     })
     c.assign([TopicPartition(args.topic, p, OFFSET_BEGINNING) for p in range(args.partitions)])
-    expected_next = list(range(args.partitions))
+    # The first record of each partition at or after record `first`.
+    expected_next = [args.first + (p - args.first) % args.partitions for p in range(args.partitions)]
     total, first_at, started = 0, None, time.monotonic()
+    args.count -= args.first
     deadline = started + args.timeout
     while total < args.count:
         check(time.monotonic() < deadline,
@@ -132,10 +137,25 @@ def consume(args):
                 f"(first record after {first_at:.2f}s)")
 
 
+def delete_records(args):
+    admin = AdminClient({"bootstrap.servers": args.bootstrap})
+    # Record i is at offset i // P of partition i % P.
+    targets = []
+    for p in range(args.partitions):
+        first = args.first + (p - args.first) % args.partitions
+        targets.append(TopicPartition(args.topic, p, first // args.partitions))
+    result = admin.delete_records(targets)
+    for tp, f in result.items():
+        deleted = f.result(30)
+        checks.step(f"partition {tp.partition}: low watermark {deleted.low_watermark}")
+        check(deleted.low_watermark == tp.offset,
+              f"partition {tp.partition}: low watermark {deleted.low_watermark}, asked {tp.offset}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("bootstrap")
-    ap.add_argument("command", choices=["create", "produce", "consume"])
+    ap.add_argument("command", choices=["create", "produce", "consume", "delete-records"])
     ap.add_argument("topic")
     ap.add_argument("--partitions", type=int, default=1)
     ap.add_argument("--config", action="append", default=[])
@@ -144,7 +164,8 @@ def main():
     ap.add_argument("--count", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=300.0)
     args = ap.parse_args()
-    body = {"create": create, "produce": produce, "consume": consume}[args.command]
+    body = {"create": create, "produce": produce, "consume": consume,
+            "delete-records": delete_records}[args.command]
     checks.run(f"{args.command}: ", lambda: body(args))
 
 

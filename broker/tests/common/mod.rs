@@ -8,6 +8,7 @@
 
 pub mod disk;
 pub mod raw;
+pub mod tiered;
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
