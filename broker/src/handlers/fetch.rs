@@ -223,14 +223,7 @@ fn read_local(
                 out.records = Some(Records::File(slice));
             }
         }
-        Err(HotlogError::OffsetOutOfRange { .. }) => {
-            out.error_code = ServeError::OffsetOutOfRange {
-                offset: w.offset,
-                start: p.log_start_offset(),
-                end: p.log.log_end_offset() as i64,
-            }
-            .code();
-        }
+        Err(HotlogError::OffsetOutOfRange { .. }) => out.error_code = out_of_range(w, p),
         Err(e) => {
             tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "fetch read failed");
             out.error_code = error_codes::hotlog(&e);
@@ -255,15 +248,18 @@ async fn read_cold(
                 out.records = Some(Records::Memory(bytes));
             }
         }
-        ColdAnswer::OutOfRange => {
-            out.error_code = ServeError::OffsetOutOfRange {
-                offset: w.offset,
-                start: p.log_start_offset(),
-                end: p.log.log_end_offset() as i64,
-            }
-            .code();
-        }
+        ColdAnswer::OutOfRange => out.error_code = out_of_range(w, p),
         ColdAnswer::Error(code) => out.error_code = code,
     }
     out
+}
+
+/// OFFSET_OUT_OF_RANGE for the wanted offset, with the partition's current range in the log.
+fn out_of_range(w: &Wanted, p: &Partition) -> i16 {
+    ServeError::OffsetOutOfRange {
+        offset: w.offset,
+        start: p.log_start_offset(),
+        end: p.log.log_end_offset() as i64,
+    }
+    .code()
 }

@@ -180,13 +180,7 @@ async fn read_version(
     version: u64,
 ) -> Result<Manifest, TierError> {
     let path = manifest_object(root, version);
-    let bytes = store
-        .get(&path)
-        .await
-        .map_err(TierError::store("get", &path))?
-        .bytes()
-        .await
-        .map_err(TierError::store("get", &path))?;
+    let bytes = get_bytes(store, &path).await?;
     let manifest: Manifest =
         serde_json::from_slice(&bytes).map_err(|e| TierError::CorruptManifest {
             path: path.to_string(),
@@ -222,13 +216,7 @@ pub(super) async fn commit(
         {
             Ok(_) => break,
             Err(object_store::Error::AlreadyExists { .. }) => {
-                let there = store
-                    .get(&path)
-                    .await
-                    .map_err(TierError::store("get", &path))?
-                    .bytes()
-                    .await
-                    .map_err(TierError::store("get", &path))?;
+                let there = get_bytes(store, &path).await?;
                 if there == body {
                     break;
                 }
@@ -253,6 +241,16 @@ pub(super) async fn commit(
         }
     }
     Ok(())
+}
+
+async fn get_bytes(store: &dyn ObjectStore, path: &Path) -> Result<Bytes, TierError> {
+    store
+        .get(path)
+        .await
+        .map_err(TierError::store("get", path))?
+        .bytes()
+        .await
+        .map_err(TierError::store("get", path))
 }
 
 /// Exponential backoff from 100 ms, capped at 2 s.
