@@ -177,10 +177,11 @@ async fn bench(args: &Args, moto: Option<&MotoServer>) -> anyhow::Result<()> {
     let segments = Arc::new(read_segments(&data).await?);
 
     let result = measure_all(args, &store, &root, &data, &segments, work_dir.path()).await;
-    if !args.keep && moto.is_none() {
-        if let Err(e) = delete_under(&store, &root).await {
-            eprintln!("warning: deleting the uploaded objects under {root}: {e:#}");
-        }
+    if !args.keep
+        && moto.is_none()
+        && let Err(e) = delete_under(&store, &root).await
+    {
+        eprintln!("warning: deleting the uploaded objects under {root}: {e:#}");
     }
     let runs = result?;
     if let Ok(data) = Arc::try_unwrap(data) {
