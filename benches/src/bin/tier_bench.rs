@@ -86,6 +86,13 @@ struct Args {
     /// The cold reader's cap on GETs in flight, also the parallelism of the raw GETs.
     #[arg(long, default_value_t = 8)]
     max_concurrent_gets: usize,
+    /// Frames the cold reader fetches ahead of a sequential reader (default: the reader's).
+    #[arg(long)]
+    prefetch_frames: Option<usize>,
+    /// Bound of the cold reader's memory cache of decoded frames and footers (default: the
+    /// reader's, 64 MiB).
+    #[arg(long)]
+    memory_cache_bytes: Option<u64>,
     /// Bytes a consumer fetch asks for (Kafka's max.partition.fetch.bytes).
     #[arg(long, default_value_t = 1 << 20)]
     fetch_bytes: usize,
@@ -292,10 +299,15 @@ async fn measure_all(
 
             let expected: Vec<_> = data.partitions.iter().map(|p| p.expected).collect();
             let cache_dir = work.join(format!("cache-run{run}-{name}"));
+            let defaults = ColdReaderConfig::default();
             let cfg = ColdReaderConfig {
                 cache_dir: Some(cache_dir),
                 max_concurrent_gets: args.max_concurrent_gets,
-                ..ColdReaderConfig::default()
+                prefetch_frames: args.prefetch_frames.unwrap_or(defaults.prefetch_frames),
+                memory_cache_bytes: args
+                    .memory_cache_bytes
+                    .unwrap_or(defaults.memory_cache_bytes),
+                ..defaults
             };
             let reader = ColdReader::new(Arc::clone(&store.store), cfg.clone())
                 .context("opening the cold reader")?;
@@ -389,6 +401,12 @@ fn get_figures(key: &str, g: &GetResult, f: &mut BTreeMap<String, f64>) {
 fn read_figures(key: &str, r: &ReadResult, f: &mut BTreeMap<String, f64>) {
     f.insert(format!("{key}.mbps"), r.mb_per_s());
     f.insert(format!("{key}.ttfb_ms"), ms(r.first_byte));
+    if let Some(cpu) = r.process_cpu {
+        f.insert(
+            format!("{key}.cpu_s_per_gb"),
+            cpu.as_secs_f64() / (r.bytes as f64 / 1e9),
+        );
+    }
     f.insert(
         format!("{key}.ttfb_partition_p50_ms"),
         ms(percentile(&r.first_byte_per_partition, 50.0)),

@@ -22,6 +22,9 @@ pub struct ReadResult {
     pub first_byte: Duration,
     /// The same for the first fetch of each partition (each starts on an object not read yet).
     pub first_byte_per_partition: Vec<Duration>,
+    /// CPU time of this whole process during the pass (the reader's GETs, CRC checks and
+    /// decoding; not the server's), 10 ms ticks.
+    pub process_cpu: Option<Duration>,
 }
 
 impl ReadResult {
@@ -41,6 +44,7 @@ pub async fn consume(
     let mut fetches = Vec::new();
     let mut first_byte_per_partition = Vec::new();
     let mut bytes = 0u64;
+    let cpu0 = super::cpu::process_cpu();
     let started = Instant::now();
     for (index, (segments, want)) in partitions.iter().zip(expected).enumerate() {
         let mut got = Digest::default();
@@ -83,7 +87,12 @@ pub async fn consume(
         }
     }
     let wall = started.elapsed();
+    let process_cpu = match (cpu0, super::cpu::process_cpu()) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
     Ok(ReadResult {
+        process_cpu,
         wall,
         bytes,
         first_byte: first_byte_per_partition

@@ -71,14 +71,17 @@ pub const ROWS: &[Row] = &[
     ),
     row("cold.fetch_p50_ms", "cold read: fetch p50 ms", 2),
     row("cold.fetch_p99_ms", "cold read: fetch p99 ms", 1),
+    row("cold.cpu_s_per_gb", "cold read: client CPU s per GB raw", 2),
     row("warm.mbps", "warm read (same reader): raw MB/s", 1),
     row("warm.ttfb_ms", "warm read: time to first byte, ms", 2),
     row("warm.fetch_p50_ms", "warm read: fetch p50 ms", 2),
     row("warm.fetch_p99_ms", "warm read: fetch p99 ms", 2),
+    row("warm.cpu_s_per_gb", "warm read: client CPU s per GB raw", 2),
     row("disk.mbps", "restart (disk cache only): raw MB/s", 1),
     row("disk.ttfb_ms", "restart: time to first byte, ms", 2),
     row("disk.fetch_p50_ms", "restart: fetch p50 ms", 2),
     row("disk.fetch_p99_ms", "restart: fetch p99 ms", 2),
+    row("disk.cpu_s_per_gb", "restart: client CPU s per GB raw", 2),
 ];
 
 /// Median, min and max of every figure over the runs: codec -> key -> spread.
