@@ -93,6 +93,9 @@ struct Args {
     /// reader's, 64 MiB).
     #[arg(long)]
     memory_cache_bytes: Option<u64>,
+    /// Reads without the disk cache (memory cache only); the restart pass is skipped.
+    #[arg(long)]
+    no_disk_cache: bool,
     /// Bytes a consumer fetch asks for (Kafka's max.partition.fetch.bytes).
     #[arg(long, default_value_t = 1 << 20)]
     fetch_bytes: usize,
@@ -301,7 +304,7 @@ async fn measure_all(
             let cache_dir = work.join(format!("cache-run{run}-{name}"));
             let defaults = ColdReaderConfig::default();
             let cfg = ColdReaderConfig {
-                cache_dir: Some(cache_dir),
+                cache_dir: (!args.no_disk_cache).then_some(cache_dir),
                 max_concurrent_gets: args.max_concurrent_gets,
                 prefetch_frames: args.prefetch_frames.unwrap_or(defaults.prefetch_frames),
                 memory_cache_bytes: args
@@ -314,13 +317,17 @@ async fn measure_all(
             let cold = cold::consume(&reader, &up.partitions, &expected, args.fetch_bytes).await?;
             let warm = cold::consume(&reader, &up.partitions, &expected, args.fetch_bytes).await?;
             drop(reader);
-            let restarted = ColdReader::new(Arc::clone(&store.store), cfg)
-                .context("reopening the cold reader")?;
-            let disk =
-                cold::consume(&restarted, &up.partitions, &expected, args.fetch_bytes).await?;
             read_figures("cold", &cold, &mut f);
             read_figures("warm", &warm, &mut f);
-            read_figures("disk", &disk, &mut f);
+            let mut restart_mbps = f64::NAN;
+            if !args.no_disk_cache {
+                let restarted = ColdReader::new(Arc::clone(&store.store), cfg)
+                    .context("reopening the cold reader")?;
+                let disk =
+                    cold::consume(&restarted, &up.partitions, &expected, args.fetch_bytes).await?;
+                read_figures("disk", &disk, &mut f);
+                restart_mbps = disk.mb_per_s();
+            }
             f.insert(
                 "cold.vs_getn_pct".into(),
                 100.0 * cold.mb_per_s() / getn.raw_mb_per_s(),
@@ -336,7 +343,7 @@ async fn measure_all(
                 cold.mb_per_s(),
                 ms(cold.first_byte),
                 warm.mb_per_s(),
-                disk.mb_per_s(),
+                restart_mbps,
             );
             figures.insert(name.to_string(), f);
         }
