@@ -233,10 +233,11 @@ async fn verify_reports_a_missing_object() {
 
     let out = strata(&f, &["tier", "verify"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = stdout(&out);
     assert!(
-        stdout(&out).contains(&format!("MISSING partition 0 ")),
-        "{}",
-        stdout(&out)
+        text.lines()
+            .any(|l| l.starts_with("MISSING partition 0 ") && l.contains(name)),
+        "{text}"
     );
 }
 

@@ -21,8 +21,7 @@ pub(crate) fn run(command: TierCommand) -> anyhow::Result<bool> {
                 let (store, loc) = open(&target).await?;
                 let listings = tools::list(&store, &loc).await?;
                 if json {
-                    let value = tools::listings_json(&listings);
-                    println!("{}", serde_json::to_string_pretty(&value)?);
+                    println!("{}", tools::listings_json(&listings)?);
                 } else {
                     print!("{}", render_list(&loc, &listings));
                 }
@@ -88,7 +87,7 @@ pub(crate) fn render_list(loc: &TopicLocation, listings: &[PartitionListing]) ->
         for s in &m.segments {
             let _ = writeln!(
                 out,
-                "  {}..{} records {} max-ts {} raw {} stored {} ratio {:.2} frames {} {} crc {:#010x} epoch {} uploaded {} {}",
+                "  {}..{} span {} max-ts {} raw {} stored {} ratio {:.2} frames {} {} crc {:#010x} epoch {} uploaded {} {}",
                 s.base_offset,
                 s.next_offset,
                 s.next_offset - s.base_offset,

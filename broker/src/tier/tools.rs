@@ -163,7 +163,7 @@ async fn locate_in_store(store: &TierStore, topic: &str) -> Result<TopicLocation
         found.push((newest, id.to_owned(), partitions));
     }
     // Newest manifest first.
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     let candidates = found
         .iter()
         .map(|(_, id, _)| format!("{topic}-{id}"))
@@ -440,13 +440,13 @@ pub fn totals(listings: &[PartitionListing]) -> Totals {
     t
 }
 
-/// The listings as JSON: `{ partition: manifest }`.
-pub fn listings_json(listings: &[PartitionListing]) -> serde_json::Value {
-    let map: BTreeMap<String, &Manifest> = listings
+/// The listings as pretty JSON: `{ "<partition>": <manifest> }`, fields in manifest order.
+pub fn listings_json(listings: &[PartitionListing]) -> Result<String, serde_json::Error> {
+    let map: BTreeMap<i32, &Manifest> = listings
         .iter()
-        .map(|l| (l.partition.to_string(), l.manifest.as_ref()))
+        .map(|l| (l.partition, l.manifest.as_ref()))
         .collect();
-    serde_json::to_value(map).unwrap_or(serde_json::Value::Null)
+    serde_json::to_string_pretty(&map)
 }
 
 #[cfg(test)]
