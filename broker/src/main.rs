@@ -31,10 +31,15 @@ fn main() -> anyhow::Result<()> {
                 .with_env_filter(filter("warn"))
                 .with_writer(std::io::stderr)
                 .init();
-            if !cli::tier::run(command)? {
-                std::process::exit(1);
+            // 0: all intact; 1: faults found; 2: the command could not run.
+            match cli::tier::run(command) {
+                Ok(true) => Ok(()),
+                Ok(false) => std::process::exit(1),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    std::process::exit(2)
+                }
             }
-            Ok(())
         }
     }
 }

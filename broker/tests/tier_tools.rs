@@ -258,6 +258,13 @@ async fn without_metadata_the_id_comes_from_the_store() {
     assert!(out.status.success(), "{out:?}");
     assert!(stdout(&out).contains("not in the local metadata"));
 
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["tier", "verify", "--topic", "nope", "--data-dir"])
+        .arg(f.data_dir())
+        .env_remove("STRATA_CONFIG")
+        .output()
+        .expect("run strata");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = tools::locate(&f.store, f.data_dir(), "nope", None)
         .await
         .expect_err("unknown topic");
