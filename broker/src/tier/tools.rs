@@ -17,6 +17,7 @@ use tiering::remote::{
     Manifest, RemoteLog, RemoteSegment, TierError, parse_segment_object_name, partition_root,
 };
 use tiering::store::{StoreConfig, StoreError, TierStore};
+use tracing::Instrument;
 
 use crate::config::TieringConfig;
 
@@ -115,8 +116,8 @@ pub async fn locate(
         None => locate_in_store(store, topic).await?,
     };
     if let Some(p) = partition {
-        let in_metadata = loc.source == IdSource::Metadata;
-        if !loc.partitions.contains(&p) && (in_metadata || !loc.partitions.is_empty()) {
+        // A partition found only in the store may simply have nothing tiered yet.
+        if loc.source == IdSource::Metadata && !loc.partitions.contains(&p) {
             return Err(ToolError::NoSuchPartition {
                 topic: topic.to_owned(),
                 partition: p,
@@ -262,6 +263,12 @@ impl VerifyOutcome {
 /// Re-reads every live segment object of the located partitions, [`VERIFY_CONCURRENCY`] at
 /// once, and checks it against its manifest entry.
 pub async fn verify(store: &TierStore, loc: &TopicLocation) -> Result<VerifyOutcome, ToolError> {
+    let span = tracing::info_span!("broker.tier.verify", topic = %loc.topic, topic_id = %loc.topic_id,
+        partitions = loc.partitions.len());
+    verify_inner(store, loc).instrument(span).await
+}
+
+async fn verify_inner(store: &TierStore, loc: &TopicLocation) -> Result<VerifyOutcome, ToolError> {
     let reader = ColdReader::new(
         store.store.clone(),
         ColdReaderConfig {
@@ -291,6 +298,7 @@ pub async fn verify(store: &TierStore, loc: &TopicLocation) -> Result<VerifyOutc
             work.push((partition, Arc::clone(&log), s.clone()));
         }
     }
+    tracing::debug!(segments = work.len(), "verifying");
     outcome.segments = futures::stream::iter(work)
         .map(|(partition, log, s)| {
             let reader = &reader;
