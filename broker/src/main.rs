@@ -1,53 +1,58 @@
-//! `strata`: with no subcommand, a standalone node with embedded defaults.
+//! `strata`: with no subcommand, a standalone node with embedded defaults; `strata tier list`
+//! and `strata tier verify` inspect and check the cold tier (see docs/tiering/operations.md).
 
-use std::path::PathBuf;
+mod cli;
 
 use anyhow::Context;
 use broker::config::{Config, Overrides};
 use broker::node::Node;
 use clap::Parser;
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "strata",
-    version,
-    about = "Strata: a Kafka-compatible event streaming broker"
-)]
-struct Cli {
-    /// TOML config file (see config/strata.toml for every key and its default).
-    #[arg(long, env = "STRATA_CONFIG")]
-    config: Option<PathBuf>,
-    /// Kafka listener address, host:port [default: 127.0.0.1:9092].
-    #[arg(long)]
-    listen: Option<String>,
-    /// host:port clients are told to connect to [default: the listen address].
-    #[arg(long)]
-    advertise: Option<String>,
-    /// Directory of partition logs and metadata [default: ./strata-data].
-    #[arg(long)]
-    data_dir: Option<PathBuf>,
-    /// io engine for the logs: auto, uring or std [default: auto].
-    #[arg(long)]
-    io_engine: Option<String>,
-}
+use cli::{Cli, Command, RunArgs};
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let cli = Cli::parse();
+    let filter = |default: &str| {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+    };
+    match cli.command {
+        None => {
+            tracing_subscriber::fmt()
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                .with_env_filter(filter("info"))
+                .init();
+            run_node(cli.run)
+        }
+        Some(Command::Tier(command)) => {
+            // Reports go to stdout; logs (the faults verify finds, as errors) to stderr.
+            tracing_subscriber::fmt()
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_env_filter(filter("warn"))
+                .with_writer(std::io::stderr)
+                .init();
+            // 0: all intact; 1: faults found; 2: the command could not run.
+            match cli::tier::run(command) {
+                Ok(true) => Ok(()),
+                Ok(false) => std::process::exit(1),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    std::process::exit(2)
+                }
+            }
+        }
+    }
+}
+
+fn run_node(args: RunArgs) -> anyhow::Result<()> {
     let config = Config::load(
-        cli.config.as_deref(),
+        args.config.as_deref(),
         std::env::vars(),
         &Overrides {
-            listen: cli.listen,
-            advertise: cli.advertise,
-            data_dir: cli.data_dir,
-            io_engine: cli.io_engine,
+            listen: args.listen,
+            advertise: args.advertise,
+            data_dir: args.data_dir,
+            io_engine: args.io_engine,
         },
     )?;
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;

@@ -147,6 +147,39 @@ impl LocalStore {
         })
     }
 
+    /// Reads the image persisted under `dir` without opening the store: no lock, no writes,
+    /// no broker registered (the image's broker list is empty). For operator tools that run
+    /// beside a broker or without one; snapshots are replaced atomically, so a concurrent
+    /// change is seen whole or not at all. `None` when no snapshot was ever written there.
+    pub fn read_image(dir: &Path) -> Result<Option<MetadataImage>, ControllerError> {
+        let meta_path = dir.join(META_FILE);
+        let snap_path = dir.join(SNAPSHOT_FILE);
+        let Some(meta) = snapshot::read_optional(&meta_path)? else {
+            return Ok(None);
+        };
+        let (cluster_id, node_id) = snapshot::decode_meta(&meta_path, &meta)?;
+        let Some(bytes) = snapshot::read_optional(&snap_path)? else {
+            return Ok(None);
+        };
+        let s = snapshot::decode(&snap_path, &bytes)?;
+        if s.cluster_id != cluster_id || s.node_id != node_id {
+            return Err(ControllerError::corrupt(
+                &snap_path,
+                format!(
+                    "belongs to cluster {} node {}, but {META_FILE} says cluster {cluster_id} node {node_id}",
+                    s.cluster_id, s.node_id
+                ),
+            ));
+        }
+        Ok(Some(MetadataImage {
+            cluster_id,
+            controller_id: node_id,
+            brokers: Vec::new(),
+            topics: s.topics(&snap_path)?,
+            version: s.version,
+        }))
+    }
+
     /// Runs `f` on tokio's blocking pool (inline when called outside a runtime).
     async fn blocking<T, F>(&self, f: F) -> Result<T, ControllerError>
     where

@@ -3,6 +3,7 @@
 //! (uploads, local and remote retention, orphans, deleted topics) in [`task`].
 
 pub mod task;
+pub mod tools;
 
 use std::sync::Arc;
 use std::time::Duration;

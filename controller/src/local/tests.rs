@@ -422,3 +422,30 @@ async fn concurrent_mutations_are_serialised() {
     assert_eq!(store.image().version, 8);
     assert_eq!(store.image().topics.len(), 8);
 }
+
+#[tokio::test]
+async fn read_image_is_read_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let meta = dir.path().join("meta");
+    assert!(LocalStore::read_image(&meta).expect("read").is_none());
+    assert!(!meta.exists(), "reading must not create the directory");
+    let store = open(&meta);
+    let created = store
+        .create_topic(new_topic("orders", 3), false)
+        .await
+        .expect("create");
+    let before: Vec<_> = fs::read_dir(&meta)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    let image = LocalStore::read_image(&meta).expect("read").expect("image");
+    let orders = image.topic("orders").expect("orders");
+    assert_eq!(orders.id, created.id);
+    assert_eq!(orders.partitions.len(), 3);
+    assert_eq!(image.version, store.image().version);
+    let after: Vec<_> = fs::read_dir(&meta)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(before, after);
+}
