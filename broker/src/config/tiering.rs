@@ -148,6 +148,22 @@ impl TieringConfig {
         }
     }
 
+    /// The object store's settings, with the embedded default URL under `data_dir`.
+    pub fn store_config(&self, data_dir: &Path) -> tiering::store::StoreConfig {
+        let none_if_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        tiering::store::StoreConfig {
+            url: self.store_url(data_dir),
+            endpoint: none_if_empty(&self.s3_endpoint),
+            region: none_if_empty(&self.s3_region),
+            access_key_id: none_if_empty(&self.s3_access_key_id),
+            secret_access_key: none_if_empty(&self.s3_secret_access_key),
+            session_token: None,
+            allow_http: self.s3_allow_http,
+            disable_bulk_delete: self.s3_disable_bulk_delete,
+            request_timeout_ms: self.request_timeout_ms,
+        }
+    }
+
     /// The cold-read cache directory, with the default under `data_dir`.
     pub fn cache_dir(&self, data_dir: &Path) -> PathBuf {
         if self.cache_dir.is_empty() {

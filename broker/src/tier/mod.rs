@@ -14,7 +14,7 @@ use object_store::path::Path;
 use tiering::format::Codec;
 use tiering::read::{ColdReader, ColdReaderConfig};
 use tiering::remote::{RemoteLog, TierError, UploadConfig, partition_root};
-use tiering::store::{StoreConfig, TierStore};
+use tiering::store::TierStore;
 
 use crate::config::TieringConfig;
 use crate::partition::Partition;
@@ -34,18 +34,7 @@ pub struct Tier {
 impl Tier {
     /// Opens the configured object store and checks that it honours create-only puts.
     pub async fn open(config: &TieringConfig, data_dir: &std::path::Path) -> anyhow::Result<Tier> {
-        let none_if_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-        let store_config = StoreConfig {
-            url: config.store_url(data_dir),
-            endpoint: none_if_empty(&config.s3_endpoint),
-            region: none_if_empty(&config.s3_region),
-            access_key_id: none_if_empty(&config.s3_access_key_id),
-            secret_access_key: none_if_empty(&config.s3_secret_access_key),
-            session_token: None,
-            allow_http: config.s3_allow_http,
-            disable_bulk_delete: config.s3_disable_bulk_delete,
-            request_timeout_ms: config.request_timeout_ms,
-        };
+        let store_config = config.store_config(data_dir);
         let store = tiering::store::open(&store_config)
             .with_context(|| format!("opening the object store {}", store_config.url))?;
         if config.check_conditional_put {

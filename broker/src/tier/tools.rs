@@ -16,7 +16,7 @@ use tiering::read::{ColdReader, ColdReaderConfig, ReadError};
 use tiering::remote::{
     Manifest, RemoteLog, RemoteSegment, TierError, parse_segment_object_name, partition_root,
 };
-use tiering::store::{StoreConfig, StoreError, TierStore};
+use tiering::store::{StoreError, TierStore};
 use tracing::Instrument;
 
 use crate::config::TieringConfig;
@@ -63,18 +63,7 @@ pub fn open_store(config: &TieringConfig, data_dir: &FsPath) -> Result<TierStore
     {
         return Err(ToolError::NoStoreDir(dir.to_owned()));
     }
-    let none_if_empty = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-    Ok(tiering::store::open(&StoreConfig {
-        url,
-        endpoint: none_if_empty(&config.s3_endpoint),
-        region: none_if_empty(&config.s3_region),
-        access_key_id: none_if_empty(&config.s3_access_key_id),
-        secret_access_key: none_if_empty(&config.s3_secret_access_key),
-        session_token: None,
-        allow_http: config.s3_allow_http,
-        disable_bulk_delete: config.s3_disable_bulk_delete,
-        request_timeout_ms: config.request_timeout_ms,
-    })?)
+    Ok(tiering::store::open(&config.store_config(data_dir))?)
 }
 
 /// Where a topic's id came from.

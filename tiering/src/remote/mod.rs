@@ -42,8 +42,9 @@ pub struct RemoteLog {
 }
 
 impl RemoteLog {
-    /// Opens the remote log under `root` (see [`partition_root`]): reads its newest manifest
-    /// and finishes deletions a crash interrupted.
+    /// Opens the remote log under `root` (see [`partition_root`]): reads its newest manifest.
+    /// Read-only (the operator tools rely on it); deletions a crash interrupted are finished
+    /// by the next retention pass ([`RemoteLog::finish_deletions`]).
     pub async fn open(store: Arc<dyn ObjectStore>, root: Path) -> Result<RemoteLog, TierError> {
         let manifest = manifest::load(store.as_ref(), &root).await?;
         let log = RemoteLog {
