@@ -299,32 +299,17 @@ async fn verify_inner(store: &TierStore, loc: &TopicLocation) -> Result<VerifyOu
     Ok(outcome)
 }
 
-/// Overlapping or empty segments, and object names that disagree with their base offsets.
+/// Overlapping or empty segments (the manifest's own layout check), and object names that
+/// disagree with their base offsets.
 fn manifest_problems(m: &Manifest) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut prev: Option<&RemoteSegment> = None;
+    let mut out = m.layout_problems();
     for s in &m.segments {
-        if s.next_offset <= s.base_offset {
-            out.push(format!(
-                "segment {} is empty: [{}, {})",
-                s.object, s.base_offset, s.next_offset
-            ));
-        }
-        if let Some(p) = prev
-            && s.base_offset < p.next_offset
-        {
-            out.push(format!(
-                "segment {} [{}, {}) overlaps {} [{}, {})",
-                s.object, s.base_offset, s.next_offset, p.object, p.base_offset, p.next_offset
-            ));
-        }
         if parse_segment_object_name(&s.object) != Some(s.base_offset) {
             out.push(format!(
                 "segment {}: the name does not match base offset {}",
                 s.object, s.base_offset
             ));
         }
-        prev = Some(s);
     }
     out
 }

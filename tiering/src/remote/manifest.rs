@@ -142,17 +142,34 @@ impl Manifest {
                 self.version
             )));
         }
-        let mut end = i64::MIN;
-        for s in &self.segments {
-            if s.base_offset < end || s.next_offset <= s.base_offset {
-                return Err(bad(format!(
-                    "segment {} [{}, {}) overlaps or is empty",
-                    s.object, s.base_offset, s.next_offset
-                )));
-            }
-            end = s.next_offset;
+        match self.layout_problems().into_iter().next() {
+            Some(problem) => Err(bad(problem)),
+            None => Ok(()),
         }
-        Ok(())
+    }
+
+    /// Empty segments and segments overlapping their predecessor: what no valid manifest holds.
+    pub fn layout_problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut prev: Option<&RemoteSegment> = None;
+        for s in &self.segments {
+            if s.next_offset <= s.base_offset {
+                out.push(format!(
+                    "segment {} is empty: [{}, {})",
+                    s.object, s.base_offset, s.next_offset
+                ));
+            }
+            if let Some(p) = prev
+                && s.base_offset < p.next_offset
+            {
+                out.push(format!(
+                    "segment {} [{}, {}) overlaps {} [{}, {})",
+                    s.object, s.base_offset, s.next_offset, p.object, p.base_offset, p.next_offset
+                ));
+            }
+            prev = Some(s);
+        }
+        out
     }
 }
 
