@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use futures::TryStreamExt;
 use tiering::remote::RemoteRetention;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -201,32 +200,7 @@ async fn retention_round(broker: &Broker) {
 async fn delete_removed_topics(broker: &Broker) {
     for (topic, id) in broker.partitions.take_removed_tiered() {
         let dir = broker.tier.store.path(&format!("{topic}-{id}"));
-        let listed: Result<Vec<_>, _> = broker
-            .tier
-            .store
-            .store
-            .list(Some(&dir))
-            .map_ok(|m| m.location)
-            .try_collect()
-            .await;
-        let result = match listed {
-            Ok(paths) => {
-                // Segments first, manifests last: an interrupted pass leaves manifests behind.
-                let (manifests, objects): (Vec<_>, Vec<_>) = paths
-                    .into_iter()
-                    .partition(|p| p.as_ref().contains("/manifest/"));
-                let n = objects.len() + manifests.len();
-                match broker.tier.store.delete_many(objects).await {
-                    Ok(()) => broker.tier.store.delete_many(manifests).await.map(|()| n),
-                    Err(e) => Err(e),
-                }
-            }
-            Err(source) => Err(tiering::store::StoreError::Request {
-                op: "list",
-                path: dir.to_string(),
-                source,
-            }),
-        };
+        let result = tiering::remote::delete_tree(&broker.tier.store, &dir).await;
         match result {
             Ok(n) => {
                 tracing::info!(topic = %topic, id = %id, objects = n, "deleted the remote data of a deleted topic")

@@ -29,6 +29,8 @@ pub enum TierError {
         #[source]
         source: FormatError,
     },
+    #[error(transparent)]
+    Objects(#[from] crate::store::StoreError),
     #[error("reading the local log: {0}")]
     Log(#[from] hotlog::HotlogError),
     #[error("background task failed: {0}")]

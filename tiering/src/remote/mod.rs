@@ -25,7 +25,7 @@ pub use naming::{
     manifest_object, parse_manifest_name, parse_segment_object_name, partition_root,
     segment_object_name,
 };
-pub use retention::RemoteRetention;
+pub use retention::{RemoteRetention, delete_tree};
 pub use upload::{UploadConfig, UploadReport};
 
 /// A partition's remote log.

@@ -12,6 +12,7 @@ use object_store::path::Path;
 
 use super::naming::parse_segment_object_name;
 use super::{RemoteLog, TierError, now_ms};
+use crate::store::TierStore;
 
 /// The topic's retention, as it applies to the remote tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,25 +170,26 @@ impl RemoteLog {
         }
         Ok(deleted)
     }
+}
 
-    /// Deletes every object of the partition (its topic was deleted): segments first, the
-    /// manifests last, so a crash midway leaves a manifest to finish from.
-    pub async fn delete_everything(&self) -> Result<usize, TierError> {
-        let _writer = self.writer.lock().await;
-        let mut listed: Vec<Path> = self
-            .store
-            .list(Some(&self.root))
-            .map_ok(|m| m.location)
-            .try_collect()
-            .await
-            .map_err(TierError::store("list", &self.root))?;
-        listed.sort_by_key(|p| p.as_ref().contains("/manifest/"));
-        for path in &listed {
-            delete_if_there(self, path).await?;
-        }
-        self.publish(super::Manifest::empty());
-        Ok(listed.len())
-    }
+/// Deletes every object under `dir` (a deleted topic's directory, or one partition's):
+/// segment objects first and manifests last, so an interrupted pass leaves manifests to find
+/// the rest from. Returns how many objects there were.
+pub async fn delete_tree(store: &TierStore, dir: &Path) -> Result<usize, TierError> {
+    let listed: Vec<Path> = store
+        .store
+        .list(Some(dir))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await
+        .map_err(TierError::store("list", dir))?;
+    let n = listed.len();
+    let (manifests, objects): (Vec<_>, Vec<_>) = listed
+        .into_iter()
+        .partition(|p| p.as_ref().contains("/manifest/"));
+    store.delete_many(objects).await?;
+    store.delete_many(manifests).await?;
+    Ok(n)
 }
 
 async fn delete_if_there(log: &RemoteLog, path: &Path) -> Result<(), TierError> {
