@@ -18,10 +18,12 @@ pub(crate) enum ColdAnswer {
     Error(i16),
 }
 
-/// Whether a read at `offset` goes to the cold tier: below the local log start of a tiered
-/// partition.
+/// Whether a read at `offset` (already checked to be at or above the partition's log start)
+/// goes to the cold tier: below the local log start of a partition with an open remote log.
+/// Without one the log start is the local one, so the local log's lock is taken only for
+/// tiered partitions.
 pub(crate) fn is_cold(p: &Partition, offset: i64) -> bool {
-    offset < p.local_log_start() && p.settings().remote_storage_enable
+    p.remote().is_some() && offset < p.local_log_start()
 }
 
 /// Reads whole batches from the remote segment holding `offset`.
@@ -33,11 +35,9 @@ pub(crate) async fn read(
     at_least_one: bool,
 ) -> ColdAnswer {
     let Some(remote) = p.remote() else {
-        return ColdAnswer::Error(
-            ServeError::StorageError("the remote log is not available yet".into()).code(),
-        );
+        return ColdAnswer::Error(ServeError::RemoteLogPending.code());
     };
-    let Some((segment, _)) = remote.find(offset) else {
+    let Some(segment) = remote.find(offset) else {
         return ColdAnswer::OutOfRange;
     };
     let seg = remote.segment_ref(&segment);
@@ -58,7 +58,7 @@ pub(crate) async fn offset_for_timestamp(
 ) -> Result<Option<(i64, i64)>, i16> {
     let Some(remote) = p.remote() else {
         return if p.remote_pending() && p.local_log_start() > 0 {
-            Err(ServeError::StorageError("the remote log is not available yet".into()).code())
+            Err(ServeError::RemoteLogPending.code())
         } else {
             Ok(None)
         };

@@ -181,8 +181,7 @@ fn begin(
         if p.remote_pending() && w.offset < start && w.offset >= 0 {
             // Below the local log start of a tiered partition whose remote log is not open
             // yet: maybe there, maybe not. Retriable; never a reset of the consumer.
-            out.error_code =
-                ServeError::StorageError("the remote log is not open yet".into()).code();
+            out.error_code = ServeError::RemoteLogPending.code();
         } else {
             out.error_code = ServeError::OffsetOutOfRange {
                 offset: w.offset,

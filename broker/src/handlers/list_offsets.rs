@@ -85,10 +85,11 @@ async fn lookup(b: &Broker, p: &Partition, timestamp: i64) -> Result<(i64, i64),
     let local_start = p.local_log_start();
     // A tiered partition whose remote log is not open yet cannot say what is below its local
     // log start: a retriable error, never a wrong answer.
-    let unknown = || ServeError::StorageError("the remote log is not available yet".into()).code();
     match timestamp {
         LATEST => Ok((-1, hw)),
-        EARLIEST if p.remote_pending() && local_start > 0 => Err(unknown()),
+        EARLIEST if p.remote_pending() && local_start > 0 => {
+            Err(ServeError::RemoteLogPending.code())
+        }
         EARLIEST => Ok((-1, p.log_start_offset())),
         EARLIEST_LOCAL => Ok((-1, local_start)),
         LATEST_TIERED => Ok(match p.tiered_end() {
@@ -145,7 +146,7 @@ fn epoch_of(p: &Partition, offset: i64) -> i32 {
         return -1;
     }
     if offset < p.local_log_start()
-        && let Some((seg, _)) = p.remote().and_then(|r| r.find(offset))
+        && let Some(seg) = p.remote().and_then(|r| r.find(offset))
     {
         return seg
             .epochs

@@ -51,8 +51,7 @@ pub(crate) async fn delete_records(b: &Broker, req: DeleteRecordsRequest) -> Del
             if partition.remote_pending() {
                 // The remote log could not record the new start: refuse rather than let
                 // tiered data below it reappear later.
-                let e = ServeError::StorageError("the remote log is not available yet".into());
-                partitions.push(r.with_error_code(e.code()));
+                partitions.push(r.with_error_code(ServeError::RemoteLogPending.code()));
                 continue;
             }
             let log = partition.log.clone();

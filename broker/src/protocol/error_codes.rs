@@ -44,6 +44,10 @@ pub enum ServeError {
     InvalidRequest(String),
     #[error("the log of this partition has failed: {0}")]
     StorageError(String),
+    /// A tiered partition whose remote log is not open yet (the object store did not answer):
+    /// what lies below its local log start is unknown for now. Retriable.
+    #[error("the remote log of this partition is not available yet")]
+    RemoteLogPending,
     #[error("{0}")]
     PolicyViolation(String),
     #[error("the coordinator is not available")]
@@ -89,7 +93,7 @@ impl ServeError {
             ServeError::OutOfOrderSequence(_) => K::OutOfOrderSequenceNumber,
             ServeError::TransactionsUnsupported => K::InvalidTxnState,
             ServeError::InvalidRequest(_) => K::InvalidRequest,
-            ServeError::StorageError(_) => K::KafkaStorageError,
+            ServeError::StorageError(_) | ServeError::RemoteLogPending => K::KafkaStorageError,
             ServeError::PolicyViolation(_) => K::PolicyViolation,
             ServeError::CoordinatorNotAvailable => K::CoordinatorNotAvailable,
             ServeError::UnsupportedVersion => K::UnsupportedVersion,

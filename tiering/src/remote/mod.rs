@@ -90,10 +90,9 @@ impl RemoteLog {
         self.root.clone().join(segment.object.as_str())
     }
 
-    /// The live segment holding `offset`, with its object path.
-    pub fn find(&self, offset: i64) -> Option<(RemoteSegment, Path)> {
-        let m = self.manifest();
-        m.find(offset).map(|s| (s.clone(), self.object_path(s)))
+    /// The live segment holding `offset` (its object: [`RemoteLog::segment_ref`]).
+    pub fn find(&self, offset: i64) -> Option<RemoteSegment> {
+        self.manifest().find(offset).cloned()
     }
 
     /// What the cold reader needs to know of a segment.

@@ -136,7 +136,7 @@ async fn every_sealed_segment_goes_up_once_byte_identical() {
             );
         }
         assert_eq!(m.tiered_end(), f.log.segments()[sealed].base_offset as i64);
-        assert_eq!(remote.find(5).map(|(s, _)| s.base_offset), Some(0));
+        assert_eq!(remote.find(5).map(|s| s.base_offset), Some(0));
         assert!(remote.find(m.tiered_end()).is_none());
 
         // A second process (a restart) sees the same manifest and uploads nothing again.
