@@ -24,13 +24,23 @@ impl Log {
     pub fn scan_batches(
         &self,
         from: u64,
-        mut visit: impl FnMut(&BatchHeader, &[u8]) -> Result<()>,
+        visit: impl FnMut(&BatchHeader, &[u8]) -> Result<()>,
     ) -> Result<()> {
-        let end = self.log_end_offset();
+        self.scan_range(from, self.log_end_offset(), visit)
+    }
+
+    /// [`Log::scan_batches`] over the batches that end before `to` (a tiering upload reads one
+    /// sealed segment this way). `visit`'s own error type stops the scan and is returned.
+    pub fn scan_range<E: From<HotlogError>>(
+        &self,
+        from: u64,
+        to: u64,
+        mut visit: impl FnMut(&BatchHeader, &[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         let mut offset = from.max(self.log_start_offset());
         let mut buf = Vec::new();
-        while offset < end {
-            let slice = self.read(offset, SCAN_CHUNK, None)?;
+        while offset < to {
+            let slice = self.read(offset, SCAN_CHUNK, Some(to))?;
             if slice.is_empty() {
                 break;
             }
@@ -43,7 +53,7 @@ impl Log {
                     source,
                 })?;
             for item in Batches::new(&buf, Validation::Stored) {
-                let (h, range) = item?;
+                let (h, range) = item.map_err(HotlogError::from)?;
                 visit(&h, &buf[range])?;
             }
             offset = slice.next_offset.max(offset + 1);

@@ -8,7 +8,6 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use hotlog::batch::{Batches, Validation};
 use hotlog::{Log, SegmentInfo};
 use object_store::{ObjectStoreExt, PutPayload, WriteMultipart};
 use tokio::sync::mpsc;
@@ -18,8 +17,6 @@ use super::naming::segment_object_name;
 use super::{RemoteLog, TierError, now_ms};
 use crate::format::{Codec, Footer, SegmentEncoder};
 
-/// Bytes of the local segment read at a time while encoding.
-const READ_CHUNK: u64 = 1 << 20;
 /// Multipart parts in flight per upload.
 const PARTS_IN_FLIGHT: usize = 4;
 
@@ -57,7 +54,6 @@ pub struct UploadReport {
 struct Encoded {
     footer: Footer,
     offset_of_max_timestamp: i64,
-    object_bytes: u64,
 }
 
 impl RemoteLog {
@@ -93,7 +89,7 @@ impl RemoteLog {
         let path = self.root.clone().join(name.as_str());
         let span = tracing::info_span!("tier.upload", object = %path, base = from, size = seg.size);
         let _enter = span.enter();
-        let encoded = if seg.size <= cfg.multipart_threshold {
+        let (encoded, object_bytes) = if seg.size <= cfg.multipart_threshold {
             self.put_whole(log, &seg, from, cfg, &path).await?
         } else {
             self.put_multipart(log, &seg, from, cfg, &path).await?
@@ -115,7 +111,7 @@ impl RemoteLog {
             next_offset: summary.next_offset,
             max_timestamp: summary.max_timestamp,
             offset_of_max_timestamp: encoded.offset_of_max_timestamp,
-            size: encoded.object_bytes,
+            size: object_bytes,
             raw_size: summary.raw_bytes,
             frames: encoded.footer.frames.len() as u32,
             codec: codec_name(cfg.codec).to_owned(),
@@ -146,7 +142,7 @@ impl RemoteLog {
         }))
     }
 
-    /// Encodes the segment into memory and PUTs it whole.
+    /// Encodes the segment into memory and PUTs it whole; returns the object's length too.
     async fn put_whole(
         &self,
         log: &Log,
@@ -154,26 +150,22 @@ impl RemoteLog {
         from: i64,
         cfg: &UploadConfig,
         path: &object_store::path::Path,
-    ) -> Result<Encoded, TierError> {
+    ) -> Result<(Encoded, u64), TierError> {
         let (log2, seg2, cfg2) = (log.clone(), seg.clone(), cfg.clone());
-        let (bytes, encoded) = tokio::task::spawn_blocking(move || {
-            let (out, enc) = encode(&log2, &seg2, from, &cfg2, Vec::new())?;
-            Ok::<_, TierError>((out, enc))
-        })
-        .await
-        .map_err(|e| TierError::Task(e.to_string()))??;
+        let (bytes, encoded) =
+            tokio::task::spawn_blocking(move || encode(&log2, &seg2, from, &cfg2, Vec::new()))
+                .await
+                .map_err(|e| TierError::Task(e.to_string()))??;
         let len = bytes.len() as u64;
         self.store
             .put(path, PutPayload::from(bytes))
             .await
             .map_err(TierError::store("put", path))?;
-        Ok(Encoded {
-            object_bytes: len,
-            ..encoded
-        })
+        Ok((encoded, len))
     }
 
-    /// Streams the encoded segment into a multipart upload, aborting it on any failure.
+    /// Streams the encoded segment into a multipart upload, aborting it on any failure;
+    /// returns the object's length too.
     async fn put_multipart(
         &self,
         log: &Log,
@@ -181,7 +173,7 @@ impl RemoteLog {
         from: i64,
         cfg: &UploadConfig,
         path: &object_store::path::Path,
-    ) -> Result<Encoded, TierError> {
+    ) -> Result<(Encoded, u64), TierError> {
         let upload = self
             .store
             .put_multipart(path)
@@ -199,10 +191,7 @@ impl RemoteLog {
             };
             let (sink, enc) = encode(&log2, &seg2, from, &cfg2, sink)?;
             let written = sink.close()?;
-            Ok::<_, TierError>(Encoded {
-                object_bytes: written,
-                ..enc
-            })
+            Ok::<_, TierError>((enc, written))
         });
         let mut sent = Ok(());
         while let Some(chunk) = rx.recv().await {
@@ -257,40 +246,20 @@ fn encode<W: Write>(
     };
     let mut enc = SegmentEncoder::new(out, cfg.codec, from, cfg.frame_bytes);
     let end = seg.next_offset;
-    let mut offset = from as u64;
-    let mut buf = Vec::new();
     let (mut max_ts, mut offset_of_max_ts) = (-1i64, -1i64);
-    while offset < end {
-        let slice = log.read(offset, READ_CHUNK, Some(end))?;
-        if slice.is_empty() {
-            break;
+    log.scan_range(from as u64, end, |h, batch| {
+        if h.max_timestamp > max_ts {
+            max_ts = h.max_timestamp;
+            offset_of_max_ts = h.last_offset();
         }
-        buf.clear();
-        slice.read_into(&mut buf).map_err(|source| {
-            TierError::Log(hotlog::HotlogError::Io {
-                op: "read a segment for upload",
-                path: log.dir().to_path_buf(),
-                source,
-            })
-        })?;
-        for item in Batches::new(&buf, Validation::Stored) {
-            let (h, range) = item.map_err(|e| TierError::Log(e.into()))?;
-            if h.max_timestamp > max_ts {
-                max_ts = h.max_timestamp;
-                offset_of_max_ts = h.last_offset();
-            }
-            enc.push_batch(&buf[range]).map_err(fmt)?;
-        }
-        offset = slice.next_offset.max(offset + 1);
-    }
+        enc.push_batch(batch).map_err(fmt)
+    })?;
     let (out, footer) = enc.finish(end as i64).map_err(fmt)?;
-    let object_bytes = footer.summary.frames_bytes;
     Ok((
         out,
         Encoded {
             footer,
             offset_of_max_timestamp: offset_of_max_ts,
-            object_bytes,
         },
     ))
 }
