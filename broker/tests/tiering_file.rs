@@ -124,9 +124,29 @@ fn a_corrupt_or_missing_object_is_an_error_never_wrong_bytes() {
     let rt = runtime();
     TOPIC.create(&node, &[]);
     let id = TOPIC.topic_id(node.data_dir());
-    TOPIC.produce(&node, 0, 8);
+    TOPIC.produce(&node, 0, 12);
     TOPIC.wait_tiered(&node, &rt, &store, &id);
-    let manifests = TOPIC.manifests(&rt, &store, &id);
+    // The damage below must hit data that only the remote tier holds: wait until offset 0 has
+    // left every local log and each partition has a second remote object to read after it.
+    let started = std::time::Instant::now();
+    let manifests = loop {
+        let manifests = TOPIC.manifests(&rt, &store, &id);
+        let first_local_gone = (0..TOPIC.partitions).all(|p| {
+            !node
+                .data_dir()
+                .join(format!("{}-{p}/{:020}.log", TOPIC.name, 0))
+                .exists()
+        });
+        if first_local_gone && manifests.iter().all(|m| m.segments.len() >= 2) {
+            break manifests;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "offset 0 still local or too few remote segments\n{}",
+            node.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
     node.stop();
 
     // Partition 0: a flipped byte in the first frame of its first object. Partition 1: its
