@@ -7,6 +7,8 @@
 //! - `handlers`: one module per group of Kafka APIs.
 //! - [`group`]: the classic consumer-group coordinator and its offsets (not wired yet).
 //! - [`partition`]: the partitions this node leads, their producer state and snapshots.
+//! - [`telemetry`]: logs, the metrics recorder and OTLP export; [`metrics`]: the broker's
+//!   figures and the Prometheus endpoint.
 //! - [`node`]: wiring and lifecycle of a standalone node; [`config`]: its configuration.
 
 pub mod broker;
@@ -18,4 +20,5 @@ pub mod node;
 pub mod partition;
 pub mod protocol;
 pub mod server;
+pub mod telemetry;
 pub mod tier;

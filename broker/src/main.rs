@@ -6,31 +6,18 @@ mod cli;
 use anyhow::Context;
 use broker::config::{Config, Overrides};
 use broker::node::Node;
+use broker::telemetry::Telemetry;
 use clap::Parser;
 
 use cli::{Cli, Command, RunArgs};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let filter = |default: &str| {
-        tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
-    };
     match cli.command {
-        None => {
-            tracing_subscriber::fmt()
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-                .with_env_filter(filter("info"))
-                .init();
-            run_node(cli.run)
-        }
+        None => run_node(cli.run),
         Some(Command::Tier(command)) => {
             // Reports go to stdout; logs (the faults verify finds, as errors) to stderr.
-            tracing_subscriber::fmt()
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .with_env_filter(filter("warn"))
-                .with_writer(std::io::stderr)
-                .init();
+            broker::telemetry::install_cli_logging();
             // 0: all intact; 1: faults found; 2: the command could not run.
             match cli::tier::run(command) {
                 Ok(true) => Ok(()),
@@ -55,15 +42,18 @@ fn run_node(args: RunArgs) -> anyhow::Result<()> {
             io_engine: args.io_engine,
         },
     )?;
+    let telemetry = Telemetry::install(&config)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let node = Node::start(config).await?;
         wait_for_signal().await?;
         tracing::info!("shutting down");
         node.shutdown().await?;
         tracing::info!("stopped cleanly");
         anyhow::Ok(())
-    })
+    });
+    telemetry.shutdown();
+    result
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

@@ -79,6 +79,22 @@ impl Node {
             .await
             .with_context(|| format!("binding the Kafka listener on {}", config.listen))?;
         let addr = listener.local_addr().context("reading the bound address")?;
+        let metrics_listener = match config.metrics.listen_addr()? {
+            Some(a) => Some(TcpListener::bind(a).await.with_context(|| {
+                format!(
+                    "binding the metrics endpoint on {} (set [metrics] listen, or \"\" to turn it off)",
+                    config.metrics.listen
+                )
+            })?),
+            None => None,
+        };
+        let metrics_addr = match &metrics_listener {
+            Some(l) => l
+                .local_addr()
+                .context("reading the metrics endpoint's address")?
+                .to_string(),
+            None => "off".to_owned(),
+        };
         let (host, port) = config.advertised(addr)?;
         let store = LocalStore::open(
             &data_dir.join("__cluster_metadata"),
@@ -127,8 +143,12 @@ impl Node {
         tasks.spawn(housekeeping(broker.clone(), shutdown.clone()));
         tasks.spawn(expire_offsets(broker.clone(), shutdown.clone()));
         tasks.spawn(crate::tier::task::run(broker.clone(), shutdown.clone()));
+        if let Some(l) = metrics_listener {
+            tasks.spawn(crate::metrics::endpoint::serve(l, shutdown.clone()));
+        }
         tracing::info!(
             listen = %addr,
+            metrics = %metrics_addr,
             advertised = %format!("{}:{}", broker.host, broker.port),
             data_dir = %data_dir.display(),
             engine = %engine.kind(),

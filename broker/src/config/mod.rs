@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod observability;
 mod tiering;
 
+pub use observability::{LogConfig, MetricsConfig, OtlpConfig};
 pub use tiering::TieringConfig;
 
 /// Why a configuration was refused.
@@ -52,6 +54,9 @@ pub struct Config {
     pub topics: TopicDefaults,
     pub groups: GroupsConfig,
     pub tiering: TieringConfig,
+    pub log: LogConfig,
+    pub metrics: MetricsConfig,
+    pub otlp: OtlpConfig,
 }
 
 /// The consumer-group coordinator (Kafka's `group.*` and `offsets.*` broker configs).
@@ -178,6 +183,9 @@ impl Default for Config {
             topics: TopicDefaults::default(),
             groups: GroupsConfig::default(),
             tiering: TieringConfig::default(),
+            log: LogConfig::default(),
+            metrics: MetricsConfig::default(),
+            otlp: OtlpConfig::default(),
         }
     }
 }
@@ -385,6 +393,7 @@ impl Config {
             );
         }
         self.tiering.validate()?;
+        observability::validate(&self.log, &self.metrics, &self.otlp)?;
         controller::TopicSettings::resolve(&BTreeMap::new(), &self.topic_config_defaults())
             .map_err(|e| ConfigError::Invalid {
                 key: "topics",

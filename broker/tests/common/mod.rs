@@ -75,6 +75,7 @@ pub struct Broker {
     log_path: PathBuf,
     child: Option<Child>,
     port: u16,
+    metrics_port: Option<u16>,
     starts: u32,
 }
 
@@ -99,6 +100,7 @@ impl Broker {
             log_path,
             child: None,
             port: 0,
+            metrics_port: None,
             starts: 0,
         };
         broker.spawn();
@@ -124,6 +126,14 @@ impl Broker {
     /// "127.0.0.1:PORT", for a client's bootstrap servers.
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `http://127.0.0.1:PORT/metrics` of the node's Prometheus endpoint.
+    pub fn metrics_url(&self) -> String {
+        let port = self
+            .metrics_port
+            .expect("the node's start line names no metrics= endpoint");
+        format!("http://127.0.0.1:{port}/metrics")
     }
 
     pub fn port(&self) -> u16 {
@@ -267,12 +277,14 @@ impl Broker {
             }
         }
         cmd.env("RUST_LOG", "info").env_remove("NO_COLOR");
+        // The Prometheus endpoint on a free port, so nodes of parallel tests never collide.
+        cmd.env("STRATA_METRICS_LISTEN", "127.0.0.1:0");
         for (key, value) in &self.opts.env {
             cmd.env(key, value);
         }
         let child = cmd.spawn().expect("spawning the strata binary");
         self.child = Some(child);
-        self.port = self.wait_for_listen(log_from);
+        (self.port, self.metrics_port) = self.wait_for_listen(log_from);
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         assert!(
             std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).is_ok(),
@@ -281,14 +293,15 @@ impl Broker {
         );
     }
 
-    /// Reads the log from `from` until the `strata node started` line, and returns its port.
-    fn wait_for_listen(&mut self, from: u64) -> u16 {
+    /// Reads the log from `from` until the `strata node started` line, and returns its port
+    /// and the Prometheus endpoint's port (when it is on).
+    fn wait_for_listen(&mut self, from: u64) -> (u16, Option<u16>) {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             let text = read_from(&self.log_path, from);
             if let Some(line) = text.lines().find(|l| l.contains("strata node started")) {
                 match parse_listen_port(line) {
-                    Some(port) => return port,
+                    Some(port) => return (port, parse_port_field(line, "metrics=")),
                     None => panic!(
                         "{}: the start line has no `listen=127.0.0.1:PORT` field: {line}",
                         self.name
@@ -334,7 +347,12 @@ impl Drop for Broker {
 
 /// Finds `listen=127.0.0.1:PORT` (optionally quoted) in a log line.
 fn parse_listen_port(line: &str) -> Option<u16> {
-    let rest = &line[line.find("listen=")? + "listen=".len()..];
+    parse_port_field(line, "listen=")
+}
+
+/// The port of the `field=ip:port` field of a log line (`listen=`, `metrics=`).
+fn parse_port_field(line: &str, field: &str) -> Option<u16> {
+    let rest = &line[line.find(field)? + field.len()..];
     let rest = rest.trim_start_matches('"');
     let addr = rest.split(|c: char| c.is_whitespace() || c == '"').next()?;
     let addr: SocketAddr = addr.parse().ok()?;

@@ -1,5 +1,8 @@
-//! The broker's metrics, named the Prometheus way. Recorded through the `metrics` facade; the
-//! exporter arrives with the observability work.
+//! The broker's metrics, named the Prometheus way and recorded through the `metrics` facade,
+//! and the Prometheus endpoint that serves them ([`endpoint`]). The catalogue of every metric
+//! the node exports is docs/operations/metrics.md.
+
+pub mod endpoint;
 
 use std::time::Duration;
 
