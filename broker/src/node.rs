@@ -136,6 +136,7 @@ impl Node {
             tier,
             config,
         });
+        crate::metrics::collect::register(&broker, engine.kind().as_str());
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         tasks.spawn(server::run(broker.clone(), listener, shutdown.clone()));

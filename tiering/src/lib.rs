@@ -15,3 +15,5 @@ mod metrics;
 pub mod read;
 pub mod remote;
 pub mod store;
+
+pub use metrics::describe as describe_metrics;

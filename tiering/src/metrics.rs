@@ -12,3 +12,33 @@ pub(crate) fn deleted(stored: u64) {
     metrics::counter!("strata_tier_segments_deleted_total").increment(1);
     metrics::counter!("strata_tier_deleted_bytes_total").increment(stored);
 }
+
+/// Registers the help text of every tiering metric with the installed recorder.
+pub fn describe() {
+    use metrics::describe_counter;
+    describe_counter!(
+        "strata_tier_segments_uploaded_total",
+        "Segments uploaded to the remote tier."
+    );
+    describe_counter!(
+        "strata_tier_uploaded_raw_bytes_total",
+        metrics::Unit::Bytes,
+        "Record bytes of uploaded segments, before compression."
+    );
+    describe_counter!(
+        "strata_tier_uploaded_bytes_total",
+        metrics::Unit::Bytes,
+        "Bytes of uploaded segment objects, as stored."
+    );
+    describe_counter!(
+        "strata_tier_segments_deleted_total",
+        "Remote segments deleted by retention or DeleteRecords."
+    );
+    describe_counter!(
+        "strata_tier_deleted_bytes_total",
+        metrics::Unit::Bytes,
+        "Stored bytes of deleted remote segments."
+    );
+    crate::read::describe_metrics();
+    crate::store::describe_metrics();
+}

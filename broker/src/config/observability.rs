@@ -115,9 +115,10 @@ pub(super) fn validate(
         return invalid("log.level", format!("{:?}: {e}", log.level));
     }
     metrics.listen_addr()?;
-    if !otlp.endpoint.is_empty()
-        && !(otlp.endpoint.starts_with("http://") || otlp.endpoint.starts_with("https://"))
-    {
+    let scheme_ok = ["http://", "https://"]
+        .iter()
+        .any(|s| otlp.endpoint.starts_with(s));
+    if !otlp.endpoint.is_empty() && !scheme_ok {
         return invalid(
             "otlp.endpoint",
             format!("{:?}: expected an http:// or https:// URL", otlp.endpoint),

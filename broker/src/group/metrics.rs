@@ -38,3 +38,21 @@ pub(crate) fn offsets_committed(count: usize) {
 pub(crate) fn offsets_expired(count: usize) {
     metrics::counter!("strata_group_offsets_expired_total").increment(count as u64);
 }
+
+/// Registers the help text of the coordinator's metrics.
+pub(crate) fn describe() {
+    use metrics::describe_counter;
+    describe_counter!(
+        "strata_group_rebalances_total",
+        "Rebalances started, by group protocol."
+    );
+    describe_counter!(
+        "strata_group_members_expired_total",
+        "Members removed because their session or revocation timed out, by group protocol."
+    );
+    describe_counter!("strata_group_offset_commits_total", "Offsets committed.");
+    describe_counter!(
+        "strata_group_offsets_expired_total",
+        "Committed offsets removed by offsets.retention.minutes."
+    );
+}

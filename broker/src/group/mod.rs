@@ -42,8 +42,10 @@ pub use api::{
     HeartbeatRequest, JoinMember, JoinRequest, JoinResponse, LeaveResult, LeavingMember,
     ListedGroup, SyncRequest, SyncResponse,
 };
+pub(crate) use coordinator::lock as lock_group;
 pub use coordinator::{GroupConfig, GroupCoordinator};
 pub use error::GroupError;
+pub(crate) use metrics::describe as describe_metrics;
 pub use offsets::GroupPartitions;
 pub use offsets_topic::{OFFSETS_TOPIC, OffsetsTopicLog};
 pub use records::{

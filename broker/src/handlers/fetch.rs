@@ -39,6 +39,8 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
         };
     }
     let mut topics = Vec::with_capacity(req.topics.len());
+    // Each requested topic's name, also when the request names it by id (v13+), for metrics.
+    let mut names: Vec<String> = Vec::with_capacity(req.topics.len());
     let mut wanted = Vec::new();
     for (ti, t) in req.topics.iter().enumerate() {
         let state = if version >= 13 {
@@ -46,6 +48,10 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
         } else {
             b.partitions.topic(t.topic.as_str())
         };
+        names.push(match &state {
+            Some(s) => s.name.to_string(),
+            None => t.topic.to_string(),
+        });
         topics.push(TopicOut {
             name: t.topic.to_string(),
             topic_id: *t.topic_id.as_bytes(),
@@ -82,6 +88,9 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
         .iter()
         .filter_map(|w| w.partition.as_ref().ok().map(|p| p.log.subscribe()))
         .collect();
+    crate::metrics::record_topics(names.iter().map(String::as_str));
+    // Counted in the fetch purgatory from the first wait until the answer.
+    let mut waiting = None;
     loop {
         let (parts, bytes, any_error) = read_all(b, &wanted, max_bytes, committed).await;
         let done =
@@ -93,13 +102,15 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
             };
             for (w, part) in wanted.iter().zip(parts) {
                 if let Some(r) = &part.records {
-                    crate::metrics::fetched(&out.topics[w.topic].name, r.len());
+                    crate::metrics::fetched(&names[w.topic], r.len());
                 }
                 out.topics[w.topic].partitions.push(part);
             }
             return out;
         }
         // Wait for any partition to move (or the deadline). Cancel-safe: nothing is held.
+        waiting
+            .get_or_insert_with(|| crate::metrics::Waiting::new(crate::metrics::Purgatory::Fetch));
         let closed = {
             let changed = select_all(watches.iter_mut().map(|w| Box::pin(w.changed())));
             match tokio::time::timeout_at(deadline, changed).await {

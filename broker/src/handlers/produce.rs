@@ -81,6 +81,7 @@ pub(crate) async fn handle(b: &Broker, req: ProduceRequest, version: i16) -> Ans
         ));
     }
     let mut outcomes: Vec<(usize, i32, Outcome)> = Vec::new();
+    let mut names: Vec<String> = Vec::with_capacity(req.topic_data.len());
     for (ti, topic) in req.topic_data.iter().enumerate() {
         let state = if version >= 13 {
             b.partitions
@@ -88,6 +89,10 @@ pub(crate) async fn handle(b: &Broker, req: ProduceRequest, version: i16) -> Ans
         } else {
             b.partitions.topic(topic.name.as_str())
         };
+        names.push(match &state {
+            Some(s) => s.name.to_string(),
+            None => topic.name.to_string(),
+        });
         for p in &topic.partition_data {
             let partition = state
                 .as_ref()
@@ -113,6 +118,7 @@ pub(crate) async fn handle(b: &Broker, req: ProduceRequest, version: i16) -> Ans
             outcomes.push((ti, p.index, outcome));
         }
     }
+    crate::metrics::record_topics(names.iter().map(String::as_str));
     if acks == 0 {
         // Nothing is sent back, but still wait until the data is written, so a producer that
         // never waits for answers cannot queue unbounded data ahead of the disk.
@@ -136,6 +142,9 @@ pub(crate) async fn handle(b: &Broker, req: ProduceRequest, version: i16) -> Ans
         };
     }
     let timeout = Duration::from_millis(req.timeout_ms.max(0) as u64);
+    // acks=all waits in the produce purgatory until the in-sync replicas have every batch.
+    let _waiting =
+        (acks == -1).then(|| crate::metrics::Waiting::new(crate::metrics::Purgatory::Produce));
     let mut responses: Vec<TopicProduceResponse> =
         req.topic_data.iter().map(topic_response).collect();
     for (ti, index, outcome) in outcomes {

@@ -2,11 +2,69 @@
 //! and the Prometheus endpoint that serves them ([`endpoint`]). The catalogue of every metric
 //! the node exports is docs/operations/metrics.md.
 
+pub mod collect;
 pub mod endpoint;
 
 use std::time::Duration;
 
+use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+
 use kafka_protocol::messages::ApiKey;
+
+/// Registers the help text of every metric the node records (its own and its crates') with
+/// the installed recorder; the telemetry pipeline calls it once.
+pub fn describe() {
+    describe_counter!("strata_requests_total", "Kafka requests handled, by API.");
+    describe_histogram!(
+        "strata_request_seconds",
+        Unit::Seconds,
+        "Time from a request read to its response sent, by API."
+    );
+    describe_counter!(
+        "strata_request_errors_total",
+        "Requests that could not be read (stage=frame) or decoded (stage=decode)."
+    );
+    describe_counter!(
+        "strata_bytes_in_total",
+        Unit::Bytes,
+        "Bytes of record batches appended, by topic."
+    );
+    describe_counter!("strata_records_in_total", "Records appended, by topic.");
+    describe_counter!(
+        "strata_bytes_out_total",
+        Unit::Bytes,
+        "Bytes of records sent to fetchers, by topic."
+    );
+    describe_counter!(
+        "strata_produce_errors_total",
+        "Produce batches refused, by Kafka error code."
+    );
+    describe_gauge!("strata_connections", "Open client connections.");
+    describe_counter!(
+        "strata_connections_accepted_total",
+        "Client connections accepted."
+    );
+    describe_gauge!(
+        "strata_purgatory_size",
+        "Requests waiting: produce for acks=all, fetch for min_bytes (a long poll)."
+    );
+    describe_counter!(
+        "strata_tier_upload_errors_total",
+        "Failed attempts to upload a segment or write a manifest, by topic."
+    );
+    describe_gauge!(
+        "strata_tier_upload_lag_bytes",
+        Unit::Bytes,
+        "Bytes of sealed segments below the high watermark not yet in the remote tier."
+    );
+    describe_gauge!(
+        "strata_tier_upload_lag_segments",
+        "Sealed segments below the high watermark not yet in the remote tier."
+    );
+    crate::group::describe_metrics();
+    hotlog::metrics::describe();
+    tiering::describe_metrics();
+}
 
 /// A request was handled.
 pub fn request_done(api: ApiKey, took: Duration) {
@@ -37,4 +95,78 @@ pub fn fetched(topic: &str, bytes: u64) {
 /// A produce batch was refused with a Kafka error code.
 pub fn produce_refused(code: i16) {
     metrics::counter!("strata_produce_errors_total", "code" => code.to_string()).increment(1);
+}
+
+/// Counts an open client connection in `strata_connections` while it lives.
+#[derive(Debug)]
+pub struct ConnectionOpen(());
+
+impl ConnectionOpen {
+    pub fn track() -> ConnectionOpen {
+        metrics::gauge!("strata_connections").increment(1.0);
+        metrics::counter!("strata_connections_accepted_total").increment(1);
+        ConnectionOpen(())
+    }
+}
+
+impl Drop for ConnectionOpen {
+    fn drop(&mut self) {
+        metrics::gauge!("strata_connections").decrement(1.0);
+    }
+}
+
+/// What a request waits for in purgatory: `produce` (acks=all, until the in-sync replicas
+/// have the batch) or `fetch` (a long poll, until `min_bytes` arrive or `max_wait_ms` ends).
+#[derive(Debug, Clone, Copy)]
+pub enum Purgatory {
+    Produce,
+    Fetch,
+}
+
+/// Counts a request in `strata_purgatory_size{operation}` while it waits.
+#[derive(Debug)]
+pub struct Waiting(Purgatory);
+
+impl Waiting {
+    pub fn new(what: Purgatory) -> Waiting {
+        metrics::gauge!("strata_purgatory_size", "operation" => what.label()).increment(1.0);
+        Waiting(what)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        metrics::gauge!("strata_purgatory_size", "operation" => self.0.label()).decrement(1.0);
+    }
+}
+
+impl Purgatory {
+    fn label(self) -> &'static str {
+        match self {
+            Purgatory::Produce => "produce",
+            Purgatory::Fetch => "fetch",
+        }
+    }
+}
+
+/// Names the topics of a produce or fetch request on its `request` span (`topics` field):
+/// up to 5, then a count of the rest.
+pub fn record_topics<'a>(names: impl Iterator<Item = &'a str>) {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut more = 0usize;
+    for n in names {
+        if seen.contains(&n) {
+            continue;
+        }
+        if seen.len() < 5 {
+            seen.push(n);
+        } else {
+            more += 1;
+        }
+    }
+    let mut text = seen.join(",");
+    if more > 0 {
+        text.push_str(&format!(",+{more}"));
+    }
+    tracing::Span::current().record("topics", text.as_str());
 }

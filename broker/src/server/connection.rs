@@ -29,6 +29,7 @@ pub(super) async fn serve(
     shutdown: CancellationToken,
 ) {
     let span = tracing::info_span!("broker.conn", %peer, client_id = tracing::field::Empty);
+    let _open = metrics::ConnectionOpen::track();
     async move {
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY");
@@ -58,7 +59,8 @@ pub(super) async fn serve(
                 }
             };
             let bytes = frame.bytes.clone();
-            let response = match decode_request(bytes.clone()) {
+            let started = std::time::Instant::now();
+            let (response, span, api) = match decode_request(bytes.clone()) {
                 Ok(decoded) => {
                     if !client_known {
                         if let Some(id) = &decoded.client_id {
@@ -67,23 +69,28 @@ pub(super) async fn serve(
                         client_known = true;
                     }
                     let api = decoded.api_key;
-                    let version = decoded.api_version;
-                    let span = tracing::debug_span!(
-                        "broker.request",
+                    // A root span per request (not a child of the connection's), so each
+                    // request is a trace of its own when exported.
+                    let span = tracing::info_span!(
+                        parent: None,
+                        "request",
                         api = ?api,
-                        version,
+                        api_version = decoded.api_version,
                         correlation_id = decoded.correlation_id,
-                        bytes = bytes.len()
+                        client_id = decoded.client_id.as_deref().unwrap_or(""),
+                        %peer,
+                        bytes = bytes.len(),
+                        topics = tracing::field::Empty,
                     );
-                    let started = std::time::Instant::now();
                     let request = Request {
                         decoded,
                         frame: bytes,
                         peer,
                     };
-                    let r = handlers::handle(&broker, request).instrument(span).await;
-                    metrics::request_done(api, started.elapsed());
-                    r
+                    let r = handlers::handle(&broker, request)
+                        .instrument(span.clone())
+                        .await;
+                    (r, span, Some(api))
                 }
                 Err(DecodeError::UnsupportedVersion {
                     api_key,
@@ -91,7 +98,8 @@ pub(super) async fn serve(
                     correlation_id,
                 }) => {
                     tracing::info!(api = ?api_key, version = api_version, "unsupported api version");
-                    handlers::unsupported(api_key, api_version, correlation_id, &bytes)
+                    let r = handlers::unsupported(api_key, api_version, correlation_id, &bytes);
+                    (r, tracing::Span::none(), None)
                 }
                 Err(e) => {
                     // Nothing sensible can be answered to bytes that are not a request.
@@ -102,22 +110,35 @@ pub(super) async fn serve(
             };
             // The frame's memory reservation lasts until its request is fully handled.
             drop(frame);
-            match response {
+            let keep_open = match response {
                 Ok(Reply::Send(out)) => {
-                    if let Err(e) = write_outgoing(&mut write_half, &out, zero_copy).await {
-                        tracing::debug!(error = %e, "closing connection: write failed");
-                        break;
+                    match write_outgoing(&mut write_half, &out, zero_copy)
+                        .instrument(span)
+                        .await
+                    {
+                        Ok(()) => true,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "closing connection: write failed");
+                            false
+                        }
                     }
                 }
-                Ok(Reply::Nothing) => {}
+                Ok(Reply::Nothing) => true,
                 Ok(Reply::Close(why)) => {
                     tracing::info!(reason = why, "closing connection");
-                    break;
+                    false
                 }
                 Err(e) => {
                     tracing::info!(error = %e, "closing connection: no response can be encoded");
-                    break;
+                    false
                 }
+            };
+            // Like Kafka's request total time: from the request read to the response sent.
+            if let Some(api) = api {
+                metrics::request_done(api, started.elapsed());
+            }
+            if !keep_open {
+                break;
             }
         }
     }

@@ -87,6 +87,7 @@ impl Telemetry {
                 .map_err(|_| TelemetryError::AlreadyInstalled)?,
         }
         let _ = PROMETHEUS.set(handle);
+        crate::metrics::describe();
         if let Some(o) = &otlp {
             tracing::info!(endpoint = %o.endpoint(), "exporting traces and metrics over OTLP");
         }

@@ -8,6 +8,7 @@
 
 pub mod disk;
 pub mod raw;
+pub mod scrape;
 pub mod tiered;
 
 use std::fs::{File, OpenOptions};
@@ -301,7 +302,7 @@ impl Broker {
             let text = read_from(&self.log_path, from);
             if let Some(line) = text.lines().find(|l| l.contains("strata node started")) {
                 match parse_listen_port(line) {
-                    Some(port) => return (port, parse_port_field(line, "metrics=")),
+                    Some(port) => return (port, parse_port_field(line, "metrics")),
                     None => panic!(
                         "{}: the start line has no `listen=127.0.0.1:PORT` field: {line}",
                         self.name
@@ -347,12 +348,18 @@ impl Drop for Broker {
 
 /// Finds `listen=127.0.0.1:PORT` (optionally quoted) in a log line.
 fn parse_listen_port(line: &str) -> Option<u16> {
-    parse_port_field(line, "listen=")
+    parse_port_field(line, "listen")
 }
 
-/// The port of the `field=ip:port` field of a log line (`listen=`, `metrics=`).
-fn parse_port_field(line: &str, field: &str) -> Option<u16> {
-    let rest = &line[line.find(field)? + field.len()..];
+/// The port of the `name=ip:port` field of a text log line, or of its `"name":"ip:port"` field
+/// in a JSON one (`listen`, `metrics`).
+fn parse_port_field(line: &str, name: &str) -> Option<u16> {
+    let text = format!("{name}=");
+    let json = format!("\"{name}\":");
+    let rest = match line.find(&text) {
+        Some(at) => &line[at + text.len()..],
+        None => &line[line.find(&json)? + json.len()..],
+    };
     let rest = rest.trim_start_matches('"');
     let addr = rest.split(|c: char| c.is_whitespace() || c == '"').next()?;
     let addr: SocketAddr = addr.parse().ok()?;
@@ -587,5 +594,9 @@ mod tests {
         let quoted = "INFO strata node started listen=\"127.0.0.1:9\" engine=std";
         assert_eq!(parse_listen_port(quoted), Some(9));
         assert_eq!(parse_listen_port("strata node started"), None);
+        let json = r#"{"level":"INFO","fields":{"message":"strata node started","listen":"127.0.0.1:4012","metrics":"127.0.0.1:4013"}}"#;
+        assert_eq!(parse_listen_port(json), Some(4012));
+        assert_eq!(super::parse_port_field(json, "metrics"), Some(4013));
+        assert_eq!(super::parse_port_field("metrics=off", "metrics"), None);
     }
 }

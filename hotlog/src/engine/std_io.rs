@@ -74,7 +74,9 @@ const MAX_SYNC_THREADS: usize = 32;
 pub(crate) fn write_and_sync(g: &Group) -> io::Result<()> {
     write_group(g)?;
     if g.sync {
+        let started = std::time::Instant::now();
         g.file.sync_data()?;
+        crate::metrics::fsynced("std", started.elapsed());
     }
     Ok(())
 }

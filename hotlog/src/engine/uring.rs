@@ -31,6 +31,8 @@ pub(crate) struct UringBackend {
     /// Set when the ring itself failed; every later round then fails, so logs stop accepting
     /// appends instead of writing through a ring in an unknown state.
     broken: Option<String>,
+    /// When the current round began (fdatasync latency is measured from it).
+    round_started: std::time::Instant,
 }
 
 struct GroupState {
@@ -45,6 +47,7 @@ impl UringBackend {
         Ok(UringBackend {
             ring: IoUring::new(entries)?,
             broken: None,
+            round_started: std::time::Instant::now(),
         })
     }
 
@@ -72,9 +75,9 @@ impl UringBackend {
                                 .get_or_insert(io::Error::from_raw_os_error(code));
                         }
                     }
-                } else if part != FSYNC_PART
-                    && (res as usize) < state.expected.get(part as usize).copied().unwrap_or(0)
-                {
+                } else if part == FSYNC_PART {
+                    crate::metrics::fsynced("uring", self.round_started.elapsed());
+                } else if (res as usize) < state.expected.get(part as usize).copied().unwrap_or(0) {
                     state.redo = true;
                 }
             }
@@ -89,6 +92,7 @@ impl Backend for UringBackend {
     }
 
     fn run(&mut self, groups: &[Group]) -> Vec<io::Result<()>> {
+        self.round_started = std::time::Instant::now();
         if let Some(reason) = &self.broken {
             return groups
                 .iter()

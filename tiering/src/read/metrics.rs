@@ -36,3 +36,36 @@ pub(super) fn read_done(bytes: usize, seconds: f64) {
     metrics::counter!(READ_BYTES).increment(bytes as u64);
     metrics::histogram!(READ_SECONDS).record(seconds);
 }
+
+/// Registers the help text of the cold reader's metrics.
+pub(crate) fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(READS, "Cold reads served from the remote tier.");
+    describe_counter!(
+        READ_BYTES,
+        metrics::Unit::Bytes,
+        "Bytes of batches returned by cold reads."
+    );
+    describe_histogram!(
+        READ_SECONDS,
+        metrics::Unit::Seconds,
+        "Time of a cold read, from the call to the bytes."
+    );
+    describe_counter!(
+        CACHE_HITS,
+        "Frames of cold reads served from a cache (cache=memory|disk)."
+    );
+    describe_counter!(
+        CACHE_MISSES,
+        "Frames of cold reads fetched from the object store."
+    );
+    describe_gauge!(
+        CACHE_BYTES,
+        metrics::Unit::Bytes,
+        "Bytes held by a cold-read cache (cache=memory|disk)."
+    );
+    describe_counter!(
+        CORRUPT,
+        "Tiered objects (trailer, footer or frame) found corrupt."
+    );
+}

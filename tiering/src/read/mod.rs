@@ -58,6 +58,7 @@ mod tests;
 use std::path::PathBuf;
 
 pub use error::ReadError;
+pub(crate) use metrics::describe as describe_metrics;
 pub use reader::ColdReader;
 pub use verify::{FrameProblem, VerifyReport};
 

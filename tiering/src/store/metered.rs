@@ -278,6 +278,26 @@ impl<T> Drop for Timed<T> {
     }
 }
 
+/// Registers the help text of the object-store metrics.
+pub(crate) fn describe() {
+    use metrics::{describe_counter, describe_histogram};
+    describe_counter!(REQUESTS_TOTAL, "Object-store requests, by operation.");
+    describe_counter!(
+        ERRORS_TOTAL,
+        "Object-store requests that failed, by operation."
+    );
+    describe_counter!(
+        BYTES_TOTAL,
+        metrics::Unit::Bytes,
+        "Bytes moved to (out) or from (in) the object store, by operation."
+    );
+    describe_histogram!(
+        REQUEST_SECONDS,
+        metrics::Unit::Seconds,
+        "Latency of object-store requests, by operation."
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

@@ -23,6 +23,7 @@ mod probe;
 pub use config::{DEFAULT_REQUEST_TIMEOUT_MS, StoreConfig};
 pub use error::StoreError;
 pub use flaky::{FaultCounts, Faults, FlakyStore};
+pub(crate) use metered::describe as describe_metrics;
 pub use metered::{BYTES_TOTAL, ERRORS_TOTAL, MeteredStore, REQUEST_SECONDS, REQUESTS_TOTAL};
 pub use moto::MotoServer;
 pub use open::{TierStore, open};
