@@ -123,6 +123,7 @@ fn metrics_move_with_traffic() {
     assert_eq!(after.sum("strata_records_in_total", &t), RECORDS as f64);
     assert!(after.sum("strata_bytes_in_total", &t) >= value_bytes);
     assert!(after.sum("strata_bytes_out_total", &t) >= value_bytes);
+    assert!(after.sum("strata_records_out_total", &t) >= RECORDS as f64);
     let produces = after.sum("strata_requests_total", &[("api", "Produce")]);
     assert!(produces >= 1.0, "{}", after.text);
     assert_eq!(
@@ -261,6 +262,7 @@ fn tier_metrics_move_with_uploads_and_cold_reads() {
         read.text
     );
     assert!(read.sum("strata_bytes_out_total", &[("topic", TOPIC.name)]) >= 5e6);
+    assert!(read.sum("strata_records_out_total", &[("topic", TOPIC.name)]) >= records as f64);
 }
 
 #[test]

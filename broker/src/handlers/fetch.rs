@@ -102,7 +102,7 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
             };
             for (w, part) in wanted.iter().zip(parts) {
                 if let Some(r) = &part.records {
-                    crate::metrics::fetched(&names[w.topic], r.len());
+                    crate::metrics::fetched(&names[w.topic], r.len(), r.record_count());
                 }
                 out.topics[w.topic].partitions.push(part);
             }

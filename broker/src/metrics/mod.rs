@@ -36,6 +36,10 @@ pub fn describe() {
         "Bytes of records sent to fetchers, by topic."
     );
     describe_counter!(
+        "strata_records_out_total",
+        "Records in the batches sent to fetchers, by topic."
+    );
+    describe_counter!(
         "strata_produce_errors_total",
         "Produce batches refused, by Kafka error code."
     );
@@ -85,10 +89,12 @@ pub fn produced(topic: &str, bytes: usize, records: i32) {
         .increment(records.max(0) as u64);
 }
 
-/// A fetch response carried `bytes` of records of `topic`.
-pub fn fetched(topic: &str, bytes: u64) {
+/// A fetch response carried `bytes` of batches holding `records` records of `topic`.
+pub fn fetched(topic: &str, bytes: u64, records: u64) {
     if bytes > 0 {
         metrics::counter!("strata_bytes_out_total", "topic" => topic.to_owned()).increment(bytes);
+        metrics::counter!("strata_records_out_total", "topic" => topic.to_owned())
+            .increment(records);
     }
 }
 

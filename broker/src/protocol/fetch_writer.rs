@@ -43,6 +43,30 @@ impl Records {
         }
     }
 
+    /// Records in the batches sent (whole batches, so some may precede the offset asked for;
+    /// on a compacted topic, the offsets the batches span).
+    pub fn record_count(&self) -> u64 {
+        match self {
+            Records::File(s) => s.next_offset.saturating_sub(s.first_offset),
+            Records::Memory(b) => {
+                // v2 batch header: length at 8..12 (counting from byte 12), record count at 57..61.
+                let (mut at, mut n) = (0usize, 0u64);
+                while let (Some(len), Some(count)) =
+                    (b.get(at + 8..at + 12), b.get(at + 57..at + 61))
+                {
+                    let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+                    let count = i32::from_be_bytes([count[0], count[1], count[2], count[3]]);
+                    n += count.max(0) as u64;
+                    match usize::try_from(len) {
+                        Ok(len) if len > 0 => at += 12 + len,
+                        _ => break,
+                    }
+                }
+                n
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
