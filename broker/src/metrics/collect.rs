@@ -221,21 +221,21 @@ fn process(out: &mut Vec<Sample>) {
         "User and system CPU time of the process, in seconds.",
         stat.cpu_seconds,
     ));
-    out.push(Sample::gauge(
-        "process_resident_memory_bytes",
-        "Resident memory of the process.",
-        stat.rss_bytes,
-    ));
-    out.push(Sample::gauge(
-        "process_virtual_memory_bytes",
-        "Virtual memory of the process.",
-        stat.vsize_bytes,
-    ));
-    out.push(Sample::gauge(
-        "process_threads",
-        "Threads of the process.",
-        stat.threads,
-    ));
+    for (name, help, value) in [
+        (
+            "process_resident_memory_bytes",
+            "Resident memory of the process.",
+            stat.rss_bytes,
+        ),
+        (
+            "process_virtual_memory_bytes",
+            "Virtual memory of the process.",
+            stat.vsize_bytes,
+        ),
+        ("process_threads", "Threads of the process.", stat.threads),
+    ] {
+        out.push(Sample::gauge(name, help, value));
+    }
     if let Some(start) = stat.start_time_seconds {
         out.push(Sample::gauge(
             "process_start_time_seconds",
