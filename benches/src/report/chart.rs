@@ -52,16 +52,7 @@ pub(crate) struct Panel {
     pub(crate) x_scale: XScale,
     /// A logarithmic y axis when the values span more than [`LOG_Y_ABOVE`].
     pub(crate) log_y_when_wide: bool,
-    /// Where the legend goes: a corner the lines usually leave free.
-    pub(crate) legend: Legend,
     pub(crate) lines: Vec<Line>,
-}
-
-/// A corner of the plotting area for the legend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Legend {
-    UpperLeft,
-    LowerRight,
 }
 
 impl Panel {
@@ -425,12 +416,18 @@ where
         }
     }
 
-    for line in &panel.lines {
-        let points: Vec<(f64, f64)> = line
-            .points
-            .iter()
-            .filter_map(|&(px, py)| Some((x.place(px)?, y.place(py)?)))
-            .collect();
+    let placed: Vec<Vec<(f64, f64)>> = panel
+        .lines
+        .iter()
+        .map(|line| {
+            line.points
+                .iter()
+                .filter_map(|&(px, py)| Some((x.place(px)?, y.place(py)?)))
+                .collect()
+        })
+        .collect();
+    let plot_height = chart.plotting_area().dim_in_pixel().1;
+    for (line, points) in panel.lines.iter().zip(placed.iter().cloned()) {
         if points.is_empty() {
             continue;
         }
@@ -463,10 +460,7 @@ where
     if fonts.text && !panel.lines.is_empty() {
         chart
             .configure_series_labels()
-            .position(match panel.legend {
-                Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
-                Legend::LowerRight => SeriesLabelPosition::LowerRight,
-            })
+            .position(legend_corner(&placed, &x, &y, plot_height))
             .label_font((FAMILY, 14))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
@@ -474,6 +468,64 @@ where
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     Ok(())
+}
+
+/// The corner of the plotting area where the legend hides the fewest line points (sampled
+/// along each segment, so sparse curves count too). Ties go to the upper left.
+fn legend_corner(
+    lines: &[Vec<(f64, f64)>],
+    x: &Axis,
+    y: &Axis,
+    plot_height: u32,
+) -> SeriesLabelPosition {
+    // About 20 px per entry plus padding, and about 230 px of the plot's width.
+    let entries = u32::try_from(lines.len()).unwrap_or(u32::MAX);
+    let height = (f64::from(entries.saturating_mul(20).saturating_add(14))
+        / f64::from(plot_height.max(1)))
+    .min(1.0);
+    let width = 230.0 / f64::from(SIZE.0 - 100);
+    let (x_span, y_span) = (x.hi - x.lo, y.hi - y.lo);
+    if x_span <= 0.0 || y_span <= 0.0 {
+        return SeriesLabelPosition::UpperLeft;
+    }
+    // Each point as fractions of the plotting area, 0..1 from the lower left.
+    let samples: Vec<(f64, f64)> = lines
+        .iter()
+        .flat_map(|points| {
+            points.windows(2).flat_map(|pair| {
+                let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
+                (0..20).map(move |i| {
+                    let t = f64::from(i) / 20.0;
+                    (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t)
+                })
+            })
+        })
+        .chain(lines.iter().filter_map(|points| points.last().copied()))
+        .map(|(px, py)| ((px - x.lo) / x_span, (py - y.lo) / y_span))
+        .collect();
+    let hidden = |left: bool, upper: bool| {
+        samples
+            .iter()
+            .filter(|&&(fx, fy)| {
+                let in_x = if left { fx <= width } else { fx >= 1.0 - width };
+                let in_y = if upper {
+                    fy >= 1.0 - height
+                } else {
+                    fy <= height
+                };
+                in_x && in_y
+            })
+            .count()
+    };
+    [
+        (SeriesLabelPosition::UpperLeft, hidden(true, true)),
+        (SeriesLabelPosition::UpperRight, hidden(false, true)),
+        (SeriesLabelPosition::LowerRight, hidden(false, false)),
+        (SeriesLabelPosition::LowerLeft, hidden(true, false)),
+    ]
+    .into_iter()
+    .min_by_key(|&(_, n)| n)
+    .map_or(SeriesLabelPosition::UpperLeft, |(corner, _)| corner)
 }
 
 #[cfg(test)]
@@ -509,6 +561,28 @@ mod tests {
     }
 
     #[test]
+    fn the_legend_goes_where_the_lines_are_not() {
+        let axis = linear_axis([0.0, 100.0].into_iter(), 1.0);
+        // A line along the top: the legend goes to a lower corner.
+        let top = vec![vec![(0.0, 95.0), (100.0, 95.0)]];
+        let corner = legend_corner(&top, &axis, &axis, 400);
+        assert!(
+            matches!(
+                corner,
+                SeriesLabelPosition::LowerLeft | SeriesLabelPosition::LowerRight
+            ),
+            "{corner:?}"
+        );
+        // A rising curve leaves the upper left free.
+        let rising = vec![vec![(0.0, 0.0), (50.0, 60.0), (100.0, 100.0)]];
+        let corner = legend_corner(&rising, &axis, &axis, 400);
+        assert!(
+            matches!(corner, SeriesLabelPosition::UpperLeft),
+            "{corner:?}"
+        );
+    }
+
+    #[test]
     fn wide_ranges_get_a_log_axis() {
         let panel = |points: Vec<(f64, f64)>| Panel {
             caption: String::new(),
@@ -516,7 +590,6 @@ mod tests {
             y_desc: String::new(),
             x_scale: XScale::Nines,
             log_y_when_wide: true,
-            legend: Legend::UpperLeft,
             lines: vec![Line {
                 label: String::new(),
                 points,

@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::format::{self, ABSENT, cell, code, count, cpu_s, mb_per_s, ms, seconds, table};
+use super::format::{
+    self, ABSENT, cell, code, count, cpu_s, mb_per_s, ms, seconds, table, text_table,
+};
 use super::run::PlotLink;
 use crate::load::result::{Comparison, Ratio, RunResult};
 
@@ -284,5 +286,5 @@ fn side_by_side(a: &RunResult, b: &RunResult, a_name: &str, b_name: &str) -> Str
     ];
     let a_header = format!("A: {}", cell(a_name));
     let b_header = format!("B: {}", cell(b_name));
-    table(&["", &a_header, &b_header], &rows)
+    text_table(&["", &a_header, &b_header], &rows)
 }

@@ -125,13 +125,22 @@ pub(crate) fn file_stem(name: &str) -> String {
     }
 }
 
-/// A Markdown table: a header row, the alignment row (first column left, the others right) and
-/// the rows. Cells are written as given; escape them with [`cell`] first.
+/// A Markdown table of figures: a header row, the alignment row (first column left, the
+/// figures right) and the rows. Cells are written as given; escape them with [`cell`] first.
 pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    markdown_table(header, rows, "---:")
+}
+
+/// A Markdown table of text (names and values of settings), every column aligned left.
+pub(crate) fn text_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    markdown_table(header, rows, ":---")
+}
+
+fn markdown_table(header: &[&str], rows: &[Vec<String>], value_align: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "| {} |", header.join(" | "));
     let align: Vec<&str> = (0..header.len())
-        .map(|i| if i == 0 { ":---" } else { "---:" })
+        .map(|i| if i == 0 { ":---" } else { value_align })
         .collect();
     let _ = writeln!(out, "| {} |", align.join(" | "));
     for row in rows {

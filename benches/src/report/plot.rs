@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use plotters::style::RGBColor;
 
-use super::chart::{self, Legend, Line, Panel, XScale};
+use super::chart::{self, Line, Panel, XScale};
 use super::font::Fonts;
 use crate::load::result::{Latency, RunResult, TimelinePoint};
 
@@ -152,7 +152,6 @@ fn latency_plot(file_name: String, title: String, sides: &[Side<'_>]) -> Option<
         y_desc: "latency (ms)".to_string(),
         x_scale: XScale::Nines,
         log_y_when_wide: true,
-        legend: Legend::UpperLeft,
         lines,
     };
     panel.has_data().then(|| Plot {
@@ -233,7 +232,6 @@ fn throughput_plot(file_name: String, title: String, sides: &[Side<'_>]) -> Opti
         y_desc: "MB/s".to_string(),
         x_scale: XScale::Linear,
         log_y_when_wide: false,
-        legend: Legend::LowerRight,
         lines: rates,
     }];
     if !p99s.is_empty() {
@@ -243,7 +241,6 @@ fn throughput_plot(file_name: String, title: String, sides: &[Side<'_>]) -> Opti
             y_desc: "p99 (ms)".to_string(),
             x_scale: XScale::Linear,
             log_y_when_wide: true,
-            legend: Legend::LowerRight,
             lines: p99s,
         });
     }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::format::{
-    self, ABSENT, cell, code, count, cpu_s, mb_per_s, ms, or_absent, seconds, table,
+    self, ABSENT, cell, code, count, cpu_s, mb_per_s, ms, or_absent, seconds, table, text_table,
 };
 use crate::load::result::{Latency, RunResult, Throughput};
 
@@ -45,7 +45,7 @@ pub(crate) fn markdown(run: &RunResult, plots: &[PlotLink], warnings: &[String])
     let spec = spec_rows(&run.spec);
     if !spec.is_empty() {
         out.push_str("\n### Workload parameters\n\n");
-        out.push_str(&table(&["Parameter", "Value"], &spec));
+        out.push_str(&text_table(&["Parameter", "Value"], &spec));
     }
 
     out.push_str("\n## Environment\n\n");
@@ -88,7 +88,7 @@ fn what_ran(run: &RunResult) -> String {
             if run.interrupted { "**yes**" } else { "no" }.to_string(),
         ],
     ];
-    table(&["", ""], &rows)
+    text_table(&["", ""], &rows)
 }
 
 fn environment(run: &RunResult) -> String {
@@ -118,7 +118,7 @@ fn environment(run: &RunResult) -> String {
         vec!["Client".to_string(), cell(&env.client)],
         vec!["Broker".to_string(), cell(&env.broker)],
     ];
-    table(&["", ""], &rows)
+    text_table(&["", ""], &rows)
 }
 
 fn results(run: &RunResult) -> String {
@@ -208,7 +208,7 @@ fn results(run: &RunResult) -> String {
                 seconds(c.settle_seconds),
             ],
         ];
-        out.push_str(&table(&["", ""], &rows));
+        out.push_str(&text_table(&["", ""], &rows));
     }
 
     out.push_str("\n### CPU\n\n");
@@ -223,7 +223,7 @@ fn results(run: &RunResult) -> String {
             or_absent(run.cpu.broker_s_per_gb, cpu_s),
         ],
     ];
-    out.push_str(&table(&["", ""], &rows));
+    out.push_str(&text_table(&["", ""], &rows));
     if run.cpu.broker_s.is_none() {
         let _ = writeln!(
             out,

@@ -27,7 +27,7 @@ fn latency(scale: f64) -> Latency {
     Latency {
         count: 24_600_000,
         min_ms: at(0.0),
-        mean_ms: at(60.0),
+        mean_ms: 3.0 * scale,
         p50_ms: 2.346,
         p75_ms: at(75.0),
         p90_ms: at(90.0),
