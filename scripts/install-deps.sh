@@ -96,6 +96,12 @@ assert snappy.decompress(snappy.compress(b"strata")) == b"strata"
 import moto, moto.server, flask, flask_cors
 assert moto.__version__ == "5.2.5", moto.__version__'
 
+# The load reports' plots draw their text with DejaVu Sans (benches/src/report/font.rs); without
+# it they are written without text.
+ensure_plot_font() {
+    apt_install fonts-dejavu-core
+}
+
 ensure_kcat() {
     apt_install kcat
     log "$(kcat -V 2>&1 | sed -n 's/^Version //p' | head -n1)"
@@ -164,6 +170,7 @@ main() {
     ensure_rust_components
     ensure_cargo_tool nextest cargo-nextest
     ensure_kcat
+    ensure_plot_font
     ensure_client_venv
     # Only for scripts/fuzz.sh (and so CI): `install-deps.sh --fuzz`.
     if [ "${1:-}" = "--fuzz" ]; then
