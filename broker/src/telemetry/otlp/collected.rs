@@ -17,9 +17,13 @@ use opentelemetry::metrics::Meter;
 
 use crate::telemetry::samples::{self, Sample, SampleKind};
 
+/// Where samples come from: [`samples::collect`], or a test's own.
+type Source = fn() -> Vec<Sample>;
+
 /// Collection-time samples, shared by their instruments' callbacks.
 #[derive(Debug)]
 pub(super) struct Samples {
+    source: Source,
     /// How long a snapshot serves callbacks: well within one collection, well short of the
     /// next.
     fresh_for: Duration,
@@ -35,7 +39,12 @@ pub(super) struct Samples {
 
 impl Samples {
     pub(super) fn new(interval: Duration) -> Samples {
+        Samples::with_source(interval, samples::collect)
+    }
+
+    fn with_source(interval: Duration, source: Source) -> Samples {
         Samples {
+            source,
             fresh_for: (interval / 2).min(Duration::from_secs(1)),
             meter: OnceLock::new(),
             snapshot: Mutex::default(),
@@ -83,7 +92,7 @@ impl Samples {
         {
             return samples.clone();
         }
-        let samples = Arc::new(samples::collect());
+        let samples = Arc::new((self.source)());
         {
             let mut seen = lock(&self.seen);
             let mut new = lock(&self.new);
@@ -148,4 +157,116 @@ fn register(
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+
+    use super::*;
+    use crate::telemetry::otlp::export::LoggedMetricExporter;
+
+    /// What the test's collector returns.
+    static CURRENT: Mutex<Vec<Sample>> = Mutex::new(Vec::new());
+
+    fn source() -> Vec<Sample> {
+        lock(&CURRENT).clone()
+    }
+
+    fn log_size(partition: u32, bytes: f64) -> Sample {
+        Sample::gauge("strata_log_size_bytes", "Bytes of the log", bytes)
+            .label("topic", "t")
+            .label("partition", partition.to_string())
+    }
+
+    /// (partition, value) of every `name` point of an export.
+    fn points(rm: &ResourceMetrics, name: &str) -> Vec<(String, f64)> {
+        let mut out = Vec::new();
+        for m in rm.scope_metrics().flat_map(|s| s.metrics()) {
+            if m.name() != name {
+                continue;
+            }
+            match m.data() {
+                AggregatedMetrics::F64(MetricData::Gauge(g)) => {
+                    for p in g.data_points() {
+                        let partition = p
+                            .attributes()
+                            .find(|kv| kv.key.as_str() == "partition")
+                            .map(|kv| kv.value.to_string())
+                            .unwrap_or_default();
+                        out.push((partition, p.value()));
+                    }
+                }
+                AggregatedMetrics::F64(MetricData::Sum(s)) => {
+                    assert!(s.is_monotonic());
+                    out.extend(s.data_points().map(|p| (String::new(), p.value())));
+                }
+                other => panic!("{name}: unexpected data {other:?}"),
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    #[test]
+    fn samples_are_exported_from_the_collection_after_they_appear_and_then_disappear() {
+        *lock(&CURRENT) = vec![
+            log_size(0, 100.0),
+            log_size(1, 200.0),
+            Sample::counter("strata_cpu_seconds_total", "CPU time", 1.5),
+        ];
+        let exporter = InMemoryMetricExporter::default();
+        let samples = Arc::new(Samples::with_source(Duration::from_millis(100), source));
+        let provider = SdkMeterProvider::builder()
+            .with_reader(
+                PeriodicReader::builder(LoggedMetricExporter::new(
+                    exporter.clone(),
+                    samples.clone(),
+                ))
+                .build(),
+            )
+            .build();
+        samples.install(provider.meter("test"));
+        let export = || {
+            // Past the snapshot's freshness, so each export collects anew.
+            std::thread::sleep(Duration::from_millis(60));
+            exporter.reset();
+            provider.force_flush().expect("flush");
+            exporter
+                .get_finished_metrics()
+                .expect("metrics")
+                .pop()
+                .expect("one export")
+        };
+
+        // The first collection discovers the names; only the series count is reported.
+        let first = export();
+        assert!(points(&first, "strata_log_size_bytes").is_empty());
+        let second = export();
+        assert_eq!(
+            points(&second, "strata_log_size_bytes"),
+            vec![("0".into(), 100.0), ("1".into(), 200.0)]
+        );
+        assert_eq!(
+            points(&second, "strata_cpu_seconds_total"),
+            vec![(String::new(), 1.5)]
+        );
+
+        // Partition 1 deleted, partition 0 grown.
+        *lock(&CURRENT) = vec![
+            log_size(0, 150.0),
+            Sample::counter("strata_cpu_seconds_total", "CPU time", 2.0),
+        ];
+        let third = export();
+        assert_eq!(
+            points(&third, "strata_log_size_bytes"),
+            vec![("0".into(), 150.0)]
+        );
+        assert_eq!(
+            points(&third, "strata_cpu_seconds_total"),
+            vec![(String::new(), 2.0)]
+        );
+    }
 }

@@ -153,3 +153,86 @@ impl SpanProcessor for Bounded {
         self.inner.set_resource(resource);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::trace::InMemorySpanExporter;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    #[test]
+    fn info_spans_of_strata_crates_and_their_warnings_are_exported() {
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry().with(layer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let request = tracing::info_span!(target: "broker::server", "request", api = "Produce");
+            request.in_scope(|| {
+                tracing::info!(target: "broker::server", "an info event");
+                tracing::warn!(target: "broker::server", "a warning");
+                tracing::debug_span!(target: "broker::server", "debug child").in_scope(|| {});
+                tracing::info_span!(target: "hotlog::log", "hotlog.append").in_scope(|| {});
+                tracing::warn!(target: "broker::telemetry::otlp", "OTLP: own warning");
+            });
+            drop(request);
+            tracing::info_span!(target: "h2::proto", "foreign").in_scope(|| {});
+        });
+        let spans = exporter.get_finished_spans().expect("spans");
+        let mut names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["hotlog.append", "request"]);
+        let request = spans
+            .iter()
+            .find(|s| s.name == "request")
+            .expect("request span");
+        let events: Vec<&str> = request.events.iter().map(|e| e.name.as_ref()).collect();
+        assert_eq!(events, ["a warning"]);
+        assert!(
+            request
+                .attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == "api" && kv.value.as_str() == "Produce")
+        );
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_growing() {
+        let exporter = InMemorySpanExporter::default();
+        let queue = Arc::new(Queue::default());
+        let batches =
+            BatchSpanProcessor::builder(LoggedSpanExporter::new(exporter.clone(), queue.clone()))
+                .with_batch_config(
+                    BatchConfigBuilder::default()
+                        .with_scheduled_delay(Duration::from_secs(3600))
+                        .build(),
+                )
+                .build();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(Bounded::new(batches, queue.clone(), 2))
+            .build();
+        let subscriber = tracing_subscriber::registry().with(layer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..5 {
+                tracing::info_span!(target: "broker::server", "request").in_scope(|| {});
+            }
+        });
+        assert_eq!(queue.in_flight.load(Ordering::Acquire), 2);
+        assert_eq!(queue.dropped.load(Ordering::Relaxed), 3);
+        provider.force_flush().expect("flush");
+        assert_eq!(exporter.get_finished_spans().expect("spans").len(), 2);
+        assert_eq!(
+            queue.in_flight.load(Ordering::Acquire),
+            0,
+            "export frees the places"
+        );
+        assert_eq!(
+            queue.dropped.load(Ordering::Relaxed),
+            0,
+            "drops were reported"
+        );
+    }
+}
