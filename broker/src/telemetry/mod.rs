@@ -55,7 +55,7 @@ impl Telemetry {
     /// Installs the log subscriber and the metrics recorder for the whole process.
     pub fn install(config: &Config) -> Result<Telemetry, TelemetryError> {
         let filter = log_filter(&config.log.level)?;
-        let otlp = otlp::Otlp::start(&config.otlp)?;
+        let otlp = otlp::Otlp::start(config)?;
         let fmt = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));

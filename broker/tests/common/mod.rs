@@ -7,6 +7,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod disk;
+pub mod otlp;
 pub mod raw;
 pub mod scrape;
 pub mod tiered;
