@@ -204,6 +204,15 @@ mod tests {
         assert_eq!(parse_request_line(b"GET /metrics HTTP/1.1"), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_request_head_parses_or_is_refused(head in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            if let Some((method, path)) = parse_request_line(&head) {
+                proptest::prop_assert!(!method.contains(' ') && !path.contains('?'));
+            }
+        }
+    }
+
     #[test]
     fn samples_render_in_the_text_format() {
         let mut out = String::new();
