@@ -93,7 +93,7 @@ fn fill_and_read(
     let mut last = f0;
     let far = f0 + Duration::from_secs(86_400);
     while !producers.all_finished() && !opts.interrupt.is_set() {
-        sleep_until_tick(last, far, &opts.interrupt);
+        sleep_until_tick(last, far, &opts.interrupt, &|| producers.all_finished());
         let now = Instant::now();
         let p = stats.take_interval(Side::Produce);
         let acked = stats.phase(Side::Produce).bytes;
@@ -151,7 +151,7 @@ fn fill_and_read(
         let mut last = r0;
         let mut last_progress = (r0, 0u64);
         while !reader.is_finished() && !opts.interrupt.is_set() {
-            sleep_until_tick(last, far, &opts.interrupt);
+            sleep_until_tick(last, far, &opts.interrupt, &|| reader.is_finished());
             let now = Instant::now();
             let c = stats.take_interval(Side::Consume);
             let pt = point(
@@ -181,11 +181,15 @@ fn fill_and_read(
                 break;
             }
         }
-        read_seconds = r0.elapsed().as_secs_f64();
+        let stopped = Instant::now();
         stop.store(true, Ordering::SeqCst);
-        if let Some(first) = reader.join() {
+        let (first, last_record) = reader.join();
+        if let Some(first) = first {
             first_record_ms = (first - r0).as_secs_f64() * 1000.0;
         }
+        // Until the last record when every record was read, else until the read was stopped.
+        let read_end = last_record.filter(|_| stats.phase(Side::Consume).records >= filled.records);
+        read_seconds = (read_end.unwrap_or(stopped) - r0).as_secs_f64();
         read = stats.phase(Side::Consume);
         progress.finish();
     }

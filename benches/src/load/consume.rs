@@ -129,12 +129,12 @@ impl Consumers {
 /// The catch-up reader: one consumer assigned every partition of `topic` from offset 0.
 #[derive(Debug)]
 pub struct Reader {
-    thread: JoinHandle<Option<Instant>>,
+    thread: JoinHandle<(Option<Instant>, Option<Instant>)>,
 }
 
 impl Reader {
     /// Starts reading until `target` records were received or `stop` is set; the thread
-    /// returns when its first record arrived.
+    /// returns when its first and its last record arrived.
     pub fn start(
         bootstrap: &str,
         topic: &str,
@@ -154,12 +154,14 @@ impl Reader {
         let thread = std::thread::Builder::new()
             .name("catch-up-reader".into())
             .spawn(move || {
-                let mut first = None;
+                let (mut first, mut last) = (None, None);
                 let mut got = 0u64;
                 while got < target && !stop.load(Ordering::Relaxed) {
                     match c.poll(POLL) {
                         Some(Ok(m)) => {
-                            first.get_or_insert_with(Instant::now);
+                            let now = Instant::now();
+                            first.get_or_insert(now);
+                            last = Some(now);
                             got += 1;
                             count(&recorder, m.payload().unwrap_or_default(), false);
                         }
@@ -167,7 +169,7 @@ impl Reader {
                         None => {}
                     }
                 }
-                first
+                (first, last)
             })
             .map_err(|e| LoadError::Invalid(format!("cannot start a thread: {e}")))?;
         Ok(Reader { thread })
@@ -177,8 +179,8 @@ impl Reader {
         self.thread.is_finished()
     }
 
-    /// When the first record arrived (`None`: none did).
-    pub fn join(self) -> Option<Instant> {
-        self.thread.join().ok().flatten()
+    /// When the first and the last record arrived (`None`: none did).
+    pub fn join(self) -> (Option<Instant>, Option<Instant>) {
+        self.thread.join().unwrap_or((None, None))
     }
 }

@@ -18,7 +18,7 @@ use rdkafka::producer::{
 
 use super::admin::base_config;
 use super::error::LoadError;
-use super::keys::KeyGen;
+use super::keys::{KeyGen, SplitMix64};
 use super::pace::Pacer;
 use super::payload::{self, now_micros};
 use super::stats::{Recorder, Side, Stats};
@@ -134,7 +134,8 @@ fn send_loop(
     stats: &Stats,
 ) {
     let size = plan.spec.record_size;
-    let mut value = payload::template(size, seed);
+    let mut value = vec![0u8; size];
+    let mut filler = SplitMix64::new(seed ^ 0x5EED_F111);
     let mut keys = KeyGen::new(plan.spec.keys, seed);
     let topics = &plan.topics;
     // Due times are converted to wall-clock µs against one reference pair.
@@ -160,6 +161,7 @@ fn send_loop(
                 ref_micros + due.saturating_duration_since(ref_instant).as_micros() as u64
             }
         };
+        payload::fill(&mut value, &mut filler);
         payload::write_timestamp(&mut value, stamp);
         let key = keys.next_key();
         let topic = &topics[((i + seed) % topics.len() as u64) as usize];

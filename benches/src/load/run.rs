@@ -217,7 +217,7 @@ fn measure(
     let t0 = Instant::now();
     let mut last = t0;
     while t0.elapsed() < spec.warmup && !opts.interrupt.is_set() {
-        sleep_until_tick(last, t0 + spec.warmup, &opts.interrupt);
+        sleep_until_tick(last, t0 + spec.warmup, &opts.interrupt, &|| false);
         let now = Instant::now();
         let (p, c) = (
             stats.take_interval(Side::Produce),
@@ -244,7 +244,7 @@ fn measure(
     let end = m0 + spec.duration;
     let mut last = m0;
     while Instant::now() < end && !opts.interrupt.is_set() {
-        sleep_until_tick(last, end, &opts.interrupt);
+        sleep_until_tick(last, end, &opts.interrupt, &|| false);
         let now = Instant::now();
         let (p, c) = (
             stats.take_interval(Side::Produce),
@@ -282,15 +282,21 @@ fn measure(
     Ok(result)
 }
 
-/// Sleeps until one interval after `last` (or `end`, or an interrupt), in short steps.
-pub(crate) fn sleep_until_tick(last: Instant, end: Instant, interrupt: &Interrupt) {
+/// Sleeps until one interval after `last`, or `end`, or an interrupt, or until `done()` (checked
+/// every 10 ms, so a phase that ends between ticks is timed to within 10 ms).
+pub(crate) fn sleep_until_tick(
+    last: Instant,
+    end: Instant,
+    interrupt: &Interrupt,
+    done: &dyn Fn() -> bool,
+) {
     let tick = (last + INTERVAL).min(end);
-    while !interrupt.is_set() {
+    while !interrupt.is_set() && !done() {
         let now = Instant::now();
         if now >= tick {
             return;
         }
-        std::thread::sleep((tick - now).min(Duration::from_millis(50)));
+        std::thread::sleep((tick - now).min(Duration::from_millis(10)));
     }
 }
 
