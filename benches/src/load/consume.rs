@@ -18,6 +18,7 @@ use super::payload::{self, now_micros};
 use super::stats::{Recorder, Side, Stats};
 
 const POLL: Duration = Duration::from_millis(100);
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Running group consumers.
 #[derive(Debug)]
@@ -144,6 +145,10 @@ impl Reader {
         stats: &Arc<Stats>,
     ) -> Result<Reader, LoadError> {
         let c = consumer(bootstrap, None)?;
+        // Learn the partitions' leaders first: librdkafka delays the offset lookup of a
+        // partition whose leader is unknown at assign time by 500 ms, which would be counted
+        // in the time to the first record.
+        c.fetch_metadata(Some(topic), METADATA_TIMEOUT)?;
         let mut tpl = TopicPartitionList::new();
         for p in 0..partitions {
             tpl.add_partition_offset(topic, p as i32, Offset::Beginning)?;
