@@ -172,6 +172,12 @@ fn every_workload_writes_its_result() {
         let r = read_run(&out.path().join(format!("{}.json", w.name)));
         assert_eq!(r.workload, w.name);
         assert_measured(&r);
+        if w.is_catch_up() {
+            assert_eq!(
+                r.spec["catch_up"]["tiered_topic_configs"], true,
+                "strata accepts the tiered-storage topic configs"
+            );
+        }
     }
 }
 
@@ -179,8 +185,13 @@ fn every_workload_writes_its_result() {
 fn compare_runs_both_brokers() {
     let (a, b) = (Broker::start(), Broker::start());
     let out = tempfile::tempdir().expect("tempdir");
+    let (a_pid, b_pid) = (a.pid().to_string(), b.pid().to_string());
     let o = bench(&[
         "compare",
+        "--a-pid",
+        &a_pid,
+        "--b-pid",
+        &b_pid,
         "--a",
         &a.bootstrap,
         "--b",
@@ -214,6 +225,7 @@ fn compare_runs_both_brokers() {
     for r in [&c.a, &c.b] {
         assert!(r.produce.is_some_and(|p| p.records > 0));
         assert!(r.consume.is_some_and(|p| p.records > 0));
+        assert!(r.cpu.broker_s.is_some());
     }
 }
 

@@ -82,6 +82,12 @@ struct CompareArgs {
     a_label: Option<String>,
     #[arg(long)]
     b_label: Option<String>,
+    /// Process id of a's broker (same machine), for its CPU time
+    #[arg(long, conflicts_with = "a_metrics")]
+    a_pid: Option<u32>,
+    /// Process id of b's broker (same machine), for its CPU time
+    #[arg(long, conflicts_with = "b_metrics")]
+    b_pid: Option<u32>,
     /// Prometheus URL of a's broker, for its CPU time
     #[arg(long)]
     a_metrics: Option<String>,
@@ -154,6 +160,14 @@ fn run_one(
     })
 }
 
+fn broker_cpu(pid: Option<u32>, metrics: Option<String>) -> Option<BrokerCpu> {
+    match (pid, metrics) {
+        (Some(pid), _) => Some(BrokerCpu::Pid(pid)),
+        (None, Some(url)) => Some(BrokerCpu::Metrics(url)),
+        (None, None) => None,
+    }
+}
+
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let workloads = workload::select(&args.common.workload)?;
     let dir = out_dir(&args.common.out)?;
@@ -162,11 +176,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let opts = RunOptions {
         bootstrap: args.bootstrap.clone(),
         label: args.label.clone().unwrap_or_else(|| args.bootstrap.clone()),
-        broker_cpu: match (args.broker_pid, args.broker_metrics) {
-            (Some(pid), _) => Some(BrokerCpu::Pid(pid)),
-            (None, Some(url)) => Some(BrokerCpu::Metrics(url)),
-            (None, None) => None,
-        },
+        broker_cpu: broker_cpu(args.broker_pid, args.broker_metrics),
         keep_topics: args.common.keep_topics,
         interrupt: interrupt.clone(),
     };
@@ -194,15 +204,18 @@ fn compare(args: CompareArgs) -> anyhow::Result<()> {
     let dir = out_dir(&args.common.out)?;
     let interrupt = Interrupt::new();
     interrupt.install_ctrl_c()?;
-    let side = |bootstrap: &str, label: &Option<String>, metrics: &Option<String>| RunOptions {
-        bootstrap: bootstrap.to_string(),
-        label: label.clone().unwrap_or_else(|| bootstrap.to_string()),
-        broker_cpu: metrics.clone().map(BrokerCpu::Metrics),
-        keep_topics: args.common.keep_topics,
-        interrupt: interrupt.clone(),
-    };
-    let a_opts = side(&args.a, &args.a_label, &args.a_metrics);
-    let b_opts = side(&args.b, &args.b_label, &args.b_metrics);
+    let side =
+        |bootstrap: &str, label: &Option<String>, pid: Option<u32>, metrics: &Option<String>| {
+            RunOptions {
+                bootstrap: bootstrap.to_string(),
+                label: label.clone().unwrap_or_else(|| bootstrap.to_string()),
+                broker_cpu: broker_cpu(pid, metrics.clone()),
+                keep_topics: args.common.keep_topics,
+                interrupt: interrupt.clone(),
+            }
+        };
+    let a_opts = side(&args.a, &args.a_label, args.a_pid, &args.a_metrics);
+    let b_opts = side(&args.b, &args.b_label, args.b_pid, &args.b_metrics);
     for w in &workloads {
         let a = run_one(w, &args.common, &a_opts)?;
         print_summary(&a);
