@@ -131,6 +131,12 @@ ensure_client_venv() {
     log "client venv $STRATA_VENV: $("$py" -c 'import confluent_kafka, kafka; print("confluent-kafka", confluent_kafka.__version__, "librdkafka", confluent_kafka.libversion()[0], "kafka-python", kafka.__version__)')"
 }
 
+# strata-bench's Kafka client: rdkafka-sys builds librdkafka from source with its configure
+# script and make (zlib and zstd come vendored through their -sys crates).
+ensure_c_build_tools() {
+    apt_install gcc make
+}
+
 ensure_rust_toolchain() {
     command -v cargo >/dev/null 2>&1 ||
         die "cargo is not on PATH; install Rust with rustup (the workspace needs Rust >= 1.90)"
@@ -168,6 +174,7 @@ ensure_cargo_tool() {
 main() {
     ensure_rust_toolchain
     ensure_rust_components
+    ensure_c_build_tools
     ensure_cargo_tool nextest cargo-nextest
     ensure_kcat
     ensure_plot_font

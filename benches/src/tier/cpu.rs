@@ -25,6 +25,11 @@ pub fn process_cpu() -> Option<Duration> {
     stat_ticks("/proc/self/stat")
 }
 
+/// CPU time (user + system) of another process so far, e.g. a broker (`/proc/PID/stat`).
+pub fn pid_cpu(pid: u32) -> Option<Duration> {
+    stat_ticks(&format!("/proc/{pid}/stat"))
+}
+
 fn stat_ticks(path: &str) -> Option<Duration> {
     let text = std::fs::read_to_string(path).ok()?;
     // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
