@@ -35,6 +35,8 @@ struct Broker {
     child: Child,
     log: PathBuf,
     bootstrap: String,
+    /// `http://127.0.0.1:PORT/metrics` of its Prometheus endpoint.
+    metrics: String,
     _dir: tempfile::TempDir,
 }
 
@@ -57,6 +59,7 @@ impl Broker {
             child,
             log,
             bootstrap: String::new(),
+            metrics: String::new(),
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -64,6 +67,8 @@ impl Broker {
             let text = std::fs::read_to_string(&broker.log).unwrap_or_default();
             if let Some(line) = text.lines().find(|l| l.contains("strata node started")) {
                 broker.bootstrap = field(line, "listen=").expect("listen= in the start line");
+                let metrics = field(line, "metrics=").expect("metrics= in the start line");
+                broker.metrics = format!("http://{metrics}/metrics");
                 return broker;
             }
             if let Ok(Some(status)) = broker.child.try_wait() {
@@ -168,10 +173,19 @@ fn every_workload_writes_its_result() {
         out.path().to_str().expect("utf-8 path"),
     ]);
     assert!(o.status.success(), "strata-bench failed: {}", o.status);
+    assert!(out.path().join("summary.md").exists());
     for w in benches::load::workload::WORKLOADS {
         let r = read_run(&out.path().join(format!("{}.json", w.name)));
         assert_eq!(r.workload, w.name);
         assert_measured(&r);
+        let file = |suffix: &str| out.path().join(format!("{}{suffix}", w.name));
+        assert!(file(".md").exists(), "{}.md", w.name);
+        if !w.is_catch_up() {
+            for png in ["-latency.png", "-throughput.png"] {
+                let bytes = std::fs::read(file(png)).unwrap_or_default();
+                assert!(bytes.starts_with(b"\x89PNG"), "{}{png} is a PNG", w.name);
+            }
+        }
         if w.is_catch_up() {
             assert_eq!(
                 r.spec["catch_up"]["tiered_topic_configs"], true,
@@ -185,13 +199,14 @@ fn every_workload_writes_its_result() {
 fn compare_runs_both_brokers() {
     let (a, b) = (Broker::start(), Broker::start());
     let out = tempfile::tempdir().expect("tempdir");
-    let (a_pid, b_pid) = (a.pid().to_string(), b.pid().to_string());
+    // a's CPU from its pid, b's from its Prometheus endpoint (process_cpu_seconds_total).
+    let a_pid = a.pid().to_string();
     let o = bench(&[
         "compare",
         "--a-pid",
         &a_pid,
-        "--b-pid",
-        &b_pid,
+        "--b-metrics",
+        &b.metrics,
         "--a",
         &a.bootstrap,
         "--b",
@@ -225,7 +240,7 @@ fn compare_runs_both_brokers() {
     for r in [&c.a, &c.b] {
         assert!(r.produce.is_some_and(|p| p.records > 0));
         assert!(r.consume.is_some_and(|p| p.records > 0));
-        assert!(r.cpu.broker_s.is_some());
+        assert!(r.cpu.broker_s.is_some_and(|s| s > 0.0), "{:?}", r.cpu);
     }
 }
 
