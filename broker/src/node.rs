@@ -299,7 +299,7 @@ async fn follow_metadata(broker: Arc<Broker>, shutdown: CancellationToken) {
 }
 
 /// Time and size retention, for partitions whose `cleanup.policy` includes `delete`. Blocking.
-fn retain(p: &Partition) {
+pub(crate) fn retain(p: &Partition) {
     let settings = p.settings();
     if settings.cleanup_policy_delete {
         // A tiered log deletes only what is in the remote tier (nothing while its remote log is

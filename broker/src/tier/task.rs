@@ -86,10 +86,18 @@ async fn upload_round(broker: &Broker, backoff: &Mutex<Backoff>, shutdown: &Canc
             if !lock(backoff).ready(&p) {
                 return;
             }
-            let ok = tokio::select! {
-                _ = shutdown.cancelled() => true,
-                ok = upload_partition(broker, &p) => ok,
+            let (ok, uploaded) = tokio::select! {
+                _ = shutdown.cancelled() => (true, 0),
+                done = upload_partition(broker, &p) => done,
             };
+            if uploaded > 0 {
+                // Local retention at once, rather than at the next retention check (minutes
+                // away by default): the segments just tiered may now leave the local disk.
+                let p = p.clone();
+                if let Err(e) = tokio::task::spawn_blocking(move || crate::node::retain(&p)).await {
+                    tracing::error!(error = %e, "local retention after an upload failed");
+                }
+            }
             if ok {
                 lock(backoff).succeeded(&p);
             } else {
@@ -100,36 +108,38 @@ async fn upload_round(broker: &Broker, backoff: &Mutex<Backoff>, shutdown: &Canc
         .await;
 }
 
-/// Uploads up to [`SEGMENTS_PER_ROUND`] segments of one partition; false after a failure.
-async fn upload_partition(broker: &Broker, p: &Partition) -> bool {
+/// Uploads up to [`SEGMENTS_PER_ROUND`] segments of one partition. Returns false after a
+/// failure, and how many segments went up.
+async fn upload_partition(broker: &Broker, p: &Partition) -> (bool, u32) {
     let remote = match broker.tier.attach(p).await {
         Ok(Some(r)) => r,
-        Ok(None) => return true,
+        Ok(None) => return (true, 0),
         Err(e) => {
             tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "cannot open the remote log; will retry");
-            return false;
+            return (false, 0);
         }
     };
     if p.settings().remote_copy_disable {
-        return true;
+        return (true, 0);
     }
     let cfg = broker.tier.upload_config(p);
+    let mut uploaded = 0;
     for _ in 0..SEGMENTS_PER_ROUND {
         match remote
             .upload_next(&p.log, p.high_watermark(), p.leader_epoch, &cfg)
             .await
         {
-            Ok(Some(_)) => {}
-            Ok(None) => return true,
+            Ok(Some(_)) => uploaded += 1,
+            Ok(None) => return (true, uploaded),
             Err(e) => {
                 metrics::counter!("strata_tier_upload_errors_total", "topic" => p.topic.to_string())
                     .increment(1);
                 tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "segment upload failed; will retry");
-                return false;
+                return (false, uploaded);
             }
         }
     }
-    true
+    (true, uploaded)
 }
 
 /// Bytes and segments of sealed local segments not tiered yet.
