@@ -13,4 +13,5 @@
 
 pub mod load;
 pub mod report;
+pub mod rng;
 pub mod tier;

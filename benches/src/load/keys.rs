@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+pub use crate::rng::SplitMix64;
+
 /// How many distinct keys the round-robin distribution cycles through.
 pub const ROUND_ROBIN_KEYS: u64 = 10_000;
 
@@ -16,24 +18,6 @@ pub enum KeyDistribution {
     RoundRobin,
     /// A uniformly random 64-bit key per record.
     Random,
-}
-
-/// SplitMix64: a small, fast, seedable generator (not for cryptography).
-#[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
 }
 
 /// The keys one producer sends, in order.
