@@ -57,11 +57,7 @@ pub(crate) fn run(
     spec.rate = Rate::Max;
     spec.warmup = Duration::ZERO;
     let outcome = fill_and_read(workload, &spec, opts, admin, &topics);
-    if !opts.keep_topics
-        && let Err(e) = admin.delete_topics(&topics)
-    {
-        eprintln!("strata-bench: could not delete the run's topics: {e}");
-    }
+    super::run::drop_topics(admin, opts, &topics);
     outcome
 }
 

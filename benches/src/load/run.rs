@@ -155,12 +155,18 @@ pub fn run_workload(
         &[],
     )?;
     let outcome = measure(workload, &spec, opts, &admin, &topics);
+    drop_topics(&admin, opts, &topics);
+    outcome
+}
+
+/// Deletes the run's topics at its end, unless `--keep-topics`; a failure is reported, not
+/// fatal (the results are what matters).
+pub(super) fn drop_topics(admin: &Admin, opts: &RunOptions, topics: &[String]) {
     if !opts.keep_topics
-        && let Err(e) = admin.delete_topics(&topics)
+        && let Err(e) = admin.delete_topics(topics)
     {
         eprintln!("strata-bench: could not delete the run's topics: {e}");
     }
-    outcome
 }
 
 fn measure(
