@@ -40,7 +40,7 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
     }
     let mut topics = Vec::with_capacity(req.topics.len());
     // Each requested topic's name, also when the request names it by id (v13+), for metrics.
-    let mut names: Vec<String> = Vec::with_capacity(req.topics.len());
+    let mut names: Vec<Arc<str>> = Vec::with_capacity(req.topics.len());
     let mut wanted = Vec::new();
     for (ti, t) in req.topics.iter().enumerate() {
         let state = if version >= 13 {
@@ -49,8 +49,8 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
             b.partitions.topic(t.topic.as_str())
         };
         names.push(match &state {
-            Some(s) => s.name.to_string(),
-            None => t.topic.to_string(),
+            Some(s) => s.name.clone(),
+            None => Arc::from(t.topic.as_str()),
         });
         topics.push(TopicOut {
             name: t.topic.to_string(),
@@ -88,7 +88,7 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
         .iter()
         .filter_map(|w| w.partition.as_ref().ok().map(|p| p.log.subscribe()))
         .collect();
-    crate::metrics::record_topics(names.iter().map(String::as_str));
+    crate::metrics::record_topics(names.iter().map(|n| &**n));
     // Counted in the fetch purgatory from the first wait until the answer.
     let mut waiting = None;
     loop {

@@ -81,7 +81,7 @@ pub(crate) async fn handle(b: &Broker, req: ProduceRequest, version: i16) -> Ans
         ));
     }
     let mut outcomes: Vec<(usize, i32, Outcome)> = Vec::new();
-    let mut names: Vec<String> = Vec::with_capacity(req.topic_data.len());
+    let mut names: Vec<Arc<str>> = Vec::with_capacity(req.topic_data.len());
     for (ti, topic) in req.topic_data.iter().enumerate() {
         let state = if version >= 13 {
             b.partitions
@@ -90,8 +90,8 @@ pub(crate) async fn handle(b: &Broker, req: ProduceRequest, version: i16) -> Ans
             b.partitions.topic(topic.name.as_str())
         };
         names.push(match &state {
-            Some(s) => s.name.to_string(),
-            None => topic.name.to_string(),
+            Some(s) => s.name.clone(),
+            None => Arc::from(topic.name.as_str()),
         });
         for p in &topic.partition_data {
             let partition = state
@@ -118,7 +118,7 @@ pub(crate) async fn handle(b: &Broker, req: ProduceRequest, version: i16) -> Ans
             outcomes.push((ti, p.index, outcome));
         }
     }
-    crate::metrics::record_topics(names.iter().map(String::as_str));
+    crate::metrics::record_topics(names.iter().map(|n| &**n));
     if acks == 0 {
         // Nothing is sent back, but still wait until the data is written, so a producer that
         // never waits for answers cannot queue unbounded data ahead of the disk.

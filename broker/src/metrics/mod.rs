@@ -5,9 +5,10 @@
 pub mod collect;
 pub mod endpoint;
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use ::metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use ::metrics::{Counter, Histogram, Unit, describe_counter, describe_gauge, describe_histogram};
 
 use kafka_protocol::messages::ApiKey;
 
@@ -72,9 +73,22 @@ pub fn describe() {
 
 /// A request was handled.
 pub fn request_done(api: ApiKey, took: Duration) {
-    let api = format!("{api:?}");
-    metrics::counter!("strata_requests_total", "api" => api.clone()).increment(1);
-    metrics::histogram!("strata_request_seconds", "api" => api).record(took.as_secs_f64());
+    // The handles of each API are registered once, on its first request: no label string is
+    // built or hashed per request.
+    static BY_API: [OnceLock<(Counter, Histogram)>; 128] = [const { OnceLock::new() }; 128];
+    let register = || {
+        let name = format!("{api:?}");
+        (
+            metrics::counter!("strata_requests_total", "api" => name.clone()),
+            metrics::histogram!("strata_request_seconds", "api" => name),
+        )
+    };
+    let (requests, seconds) = match BY_API.get(api as i16 as usize) {
+        Some(slot) => slot.get_or_init(register),
+        None => &register(),
+    };
+    requests.increment(1);
+    seconds.record(took.as_secs_f64());
 }
 
 /// A request could not be read or decoded.
@@ -158,6 +172,10 @@ impl Purgatory {
 /// Names the topics of a produce or fetch request on its `request` span (`topics` field):
 /// up to 5, then a count of the rest.
 pub fn record_topics<'a>(names: impl Iterator<Item = &'a str>) {
+    let span = tracing::Span::current();
+    if span.is_disabled() {
+        return;
+    }
     let mut seen: Vec<&str> = Vec::new();
     let mut more = 0usize;
     for n in names {
@@ -174,5 +192,5 @@ pub fn record_topics<'a>(names: impl Iterator<Item = &'a str>) {
     if more > 0 {
         text.push_str(&format!(",+{more}"));
     }
-    tracing::Span::current().record("topics", text.as_str());
+    span.record("topics", text.as_str());
 }
