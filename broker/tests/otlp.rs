@@ -100,10 +100,9 @@ fn produce_requests(export: &ExportMetricsServiceRequest, name: &str) -> Option<
         })
 }
 
-/// A per-request span (the broker's `request`, named `broker.request` before it was made an
-/// `info` root span).
+/// A per-request span (the broker's info-level root span `request`).
 fn is_request(span: &Span) -> bool {
-    span.name == "request" || span.name == "broker.request"
+    span.name == "request"
 }
 
 /// A request span of a Produce from this test's client.
@@ -163,8 +162,8 @@ fn traces_and_metrics_reach_the_collector() {
         Some("0")
     );
     assert!(attr(&resource.attributes, "service.version").is_some());
-    // Collection-time samples: the series count is always exported; once a collector is
-    // registered, its samples are too (one export after they are first seen).
+    // Collection-time samples: the node registers a collector, so the series count is positive
+    // and its samples are exported (one export after they are first seen).
     let series = eventually("strata_otlp_sample_series", &broker, || {
         receiver.metrics().iter().rev().find_map(|e| {
             e.resource_metrics
@@ -182,19 +181,18 @@ fn traces_and_metrics_reach_the_collector() {
                 })
         })
     });
-    if series > 0 {
-        eventually(
-            "strata_log_size_bytes (a collection-time sample)",
-            &broker,
-            || {
-                receiver
-                    .metrics()
-                    .iter()
-                    .any(|e| metric_names(e).iter().any(|n| n == "strata_log_size_bytes"))
-                    .then_some(())
-            },
-        );
-    }
+    assert!(series > 0, "no collection-time samples are exported");
+    eventually(
+        "strata_log_size_bytes (a collection-time sample)",
+        &broker,
+        || {
+            receiver
+                .metrics()
+                .iter()
+                .any(|e| metric_names(e).iter().any(|n| n == "strata_log_size_bytes"))
+                .then_some(())
+        },
+    );
 
     // Traces: spans from service "strata", carrying the client id; every exported request
     // span names its API, and one is a Produce from this client.
@@ -216,29 +214,26 @@ fn traces_and_metrics_reach_the_collector() {
         let with_client = spans
             .iter()
             .any(|s| attr(&s.attributes, "client_id").as_deref() == Some(CLIENT_ID));
-        // Once request spans are exported, wait for the Produce one too (batches may split).
-        let produce_or_none = !spans.iter().any(is_request) || spans.iter().any(is_produce);
-        (with_client && produce_or_none).then_some(spans)
+        // Wait for the Produce request span too (batches may split).
+        (with_client && spans.iter().any(is_produce)).then_some(spans)
     });
     let requests: Vec<&Span> = spans.iter().filter(|s| is_request(s)).collect();
-    if !requests.is_empty() {
-        assert!(
-            requests
-                .iter()
-                .all(|s| attr(&s.attributes, "api").is_some()),
-            "request spans without an api attribute: {requests:?}"
-        );
-        assert!(
-            requests
-                .iter()
-                .any(|s| is_produce(s) && s.parent_span_id.is_empty()),
-            "no root Produce request span with client_id={CLIENT_ID}: {:?}",
-            requests
-                .iter()
-                .map(|s| (&s.name, attr(&s.attributes, "api")))
-                .collect::<Vec<_>>()
-        );
-    }
+    assert!(
+        requests
+            .iter()
+            .all(|s| attr(&s.attributes, "api").is_some()),
+        "request spans without an api attribute: {requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|s| is_produce(s) && s.parent_span_id.is_empty()),
+        "no root Produce request span with client_id={CLIENT_ID}: {:?}",
+        requests
+            .iter()
+            .map(|s| (&s.name, attr(&s.attributes, "api")))
+            .collect::<Vec<_>>()
+    );
     // The OTLP code's own events never become span events.
     assert!(
         spans
