@@ -217,14 +217,23 @@ fn tier_metrics_move_with_uploads_and_cold_reads() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let tiered = loop {
         let s = Scrape::get(&url);
+        // Uploaded, the round's lag recorded, and the local copies of the tiered segments
+        // deleted (5 MiB produced; the local tier keeps at most the retained 1 MiB, the
+        // segment retention straddles, and the active segment).
+        let local = s.sum(
+            "strata_log_size_bytes",
+            &[("topic", TOPIC.name), ("tier", "local")],
+        );
         if s.sum("strata_log_size_bytes", &remote) > 0.0
             && s.sum("strata_tier_segments_uploaded_total", &[]) >= 3.0
+            && s.count("strata_tier_upload_lag_bytes", &[("topic", TOPIC.name)]) == 1
+            && local < 3.0 * (1 << 20) as f64
         {
             break s;
         }
         assert!(
             Instant::now() < deadline,
-            "nothing tiered within 60s:\n{}",
+            "not tiered and trimmed locally within 60s:\n{}",
             s.text
         );
         std::thread::sleep(Duration::from_millis(200));
