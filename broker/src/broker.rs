@@ -2,6 +2,7 @@
 //! partitions.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use controller::{MetadataImage, MetadataStore};
 
@@ -23,11 +24,19 @@ pub struct Broker {
     pub groups: GroupCoordinator<OffsetsTopicLog>,
     /// The cold tier: object store, remote logs, uploads and cold reads.
     pub tier: Arc<crate::tier::Tier>,
+    /// This broker's epoch from its registration with the quorum (-1 until registered).
+    /// AlterPartition requests carry it.
+    pub broker_epoch: AtomicI64,
 }
 
 impl Broker {
     pub fn image(&self) -> Arc<MetadataImage> {
         self.store.image()
+    }
+
+    /// This broker's epoch (see [`Broker::broker_epoch`]).
+    pub fn epoch(&self) -> i64 {
+        self.broker_epoch.load(Ordering::Acquire)
     }
 
     /// Opens partitions for the current metadata (blocking work, moved off the runtime), so a

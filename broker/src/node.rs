@@ -135,6 +135,7 @@ impl Node {
             groups,
             tier,
             config,
+            broker_epoch: std::sync::atomic::AtomicI64::new(-1),
         });
         crate::metrics::collect::register(&broker, engine.kind().as_str());
         let shutdown = CancellationToken::new();

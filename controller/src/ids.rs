@@ -44,6 +44,20 @@ impl fmt::Display for TopicId {
     }
 }
 
+/// In serialized metadata (log entries, snapshots) an id is its text form.
+impl serde::Serialize for TopicId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TopicId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl FromStr for TopicId {
     type Err = ControllerError;
 

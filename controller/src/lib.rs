@@ -40,6 +40,7 @@
 //! # }
 //! ```
 
+pub mod cluster;
 mod error;
 mod ids;
 mod local;
@@ -54,7 +55,11 @@ mod topic_config;
 pub use error::{ControllerError, Result};
 pub use ids::TopicId;
 pub use local::{LocalStore, PRODUCER_ID_BLOCK};
-pub use model::{BrokerInfo, ConfigOp, MetadataImage, NewTopic, PartitionInfo, Topic};
+pub use model::{
+    BrokerInfo, BrokerRegistration, ConfigOp, ElectionError, ElectionResult, ElectionType,
+    Heartbeat, HeartbeatReply, IsrChange, MetadataImage, NO_LEADER, NewTopic, PartitionInfo,
+    QuorumInfo, QuorumMember, Reassignment, Topic,
+};
 pub use names::{MAX_TOPIC_NAME_LEN, validate_topic_name};
 pub use settings::{RemoteCompression, TimestampType, TopicSettings};
 pub use state::MAX_PARTITIONS_PER_TOPIC;

@@ -21,7 +21,7 @@ use crate::error::ControllerError;
 use crate::ids::new_cluster_id;
 use crate::model::{BrokerInfo, ConfigOp, MetadataImage, NewTopic, Topic};
 use crate::snapshot::{self, META_FILE, SNAPSHOT_FILE, Snapshot};
-use crate::state;
+use crate::state::{self, fresh_id};
 use crate::store::MetadataStore;
 
 /// How many producer ids one durable reservation covers.
@@ -293,7 +293,7 @@ impl MetadataStore for LocalStore {
     ) -> Result<Arc<Topic>, ControllerError> {
         self.blocking(move |s| {
             s.change_topic("create_topic", validate_only, |image| {
-                state::create_topic(image, topic).map(Change::Upsert)
+                state::create_topic(image, topic, fresh_id(image)).map(Change::Upsert)
             })
         })
         .await

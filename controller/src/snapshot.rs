@@ -144,8 +144,11 @@ impl Snapshot {
                     .map(|p| PartitionInfo {
                         leader: p.leader,
                         leader_epoch: p.leader_epoch,
+                        partition_epoch: 0,
                         replicas: p.replicas.clone(),
                         isr: p.isr.clone(),
+                        adding_replicas: Vec::new(),
+                        removing_replicas: Vec::new(),
                     })
                     .collect(),
                 configs: t.configs.clone(),

@@ -18,9 +18,13 @@ use crate::topic_config::{
 /// snapshot size one request can cause.
 pub const MAX_PARTITIONS_PER_TOPIC: u32 = 10_000;
 
-/// Checks a CreateTopics entry and builds the topic, with a fresh id and replicas spread over
-/// the image's brokers.
-pub(crate) fn create_topic(image: &MetadataImage, new: NewTopic) -> Result<Topic, ControllerError> {
+/// Checks a CreateTopics entry and builds the topic with id `id` (chosen by the caller, so
+/// that replicas applying the same command agree), replicas spread over the image's brokers.
+pub(crate) fn create_topic(
+    image: &MetadataImage,
+    new: NewTopic,
+    id: TopicId,
+) -> Result<Topic, ControllerError> {
     validate_topic_name(&new.name)?;
     if image.topics.contains_key(&new.name) {
         return Err(ControllerError::TopicAlreadyExists(new.name));
@@ -40,9 +44,10 @@ pub(crate) fn create_topic(image: &MetadataImage, new: NewTopic) -> Result<Topic
     check_partition_limit(new.partitions)?;
     let replication = replication_factor(image, new.replication_factor)?;
     validate_topic_configs(&new.configs)?;
-    let mut id = TopicId::random();
-    while image.topic_by_id(id).is_some() {
-        id = TopicId::random();
+    if id == TopicId::ZERO || image.topic_by_id(id).is_some() {
+        return Err(ControllerError::InvalidRequest(format!(
+            "topic id {id} is taken"
+        )));
     }
     Ok(Topic {
         partitions: assign(image, 0..new.partitions, replication),
@@ -50,6 +55,16 @@ pub(crate) fn create_topic(image: &MetadataImage, new: NewTopic) -> Result<Topic
         id,
         configs: new.configs,
     })
+}
+
+/// A random topic id not used in `image`.
+pub(crate) fn fresh_id(image: &MetadataImage) -> TopicId {
+    loop {
+        let id = TopicId::random();
+        if image.topic_by_id(id).is_none() {
+            return id;
+        }
+    }
 }
 
 /// The topic DeleteTopics would remove.
@@ -246,8 +261,11 @@ fn assign(
             PartitionInfo {
                 leader: replicas[0],
                 leader_epoch: 0,
+                partition_epoch: 0,
                 isr: replicas.clone(),
                 replicas,
+                adding_replicas: Vec::new(),
+                removing_replicas: Vec::new(),
             }
         })
         .collect()
@@ -302,7 +320,8 @@ mod tests {
     }
 
     fn add(image: &MetadataImage, name: &str, partitions: u32) -> MetadataImage {
-        let topic = create_topic(image, new_topic(name, partitions)).expect("create");
+        let topic =
+            create_topic(image, new_topic(name, partitions), TopicId::random()).expect("create");
         with_topic(image, Arc::new(topic))
     }
 
@@ -316,7 +335,7 @@ mod tests {
     #[test]
     fn single_node_assignment() {
         let img = image(&[7]);
-        let t = create_topic(&img, new_topic("orders", 3)).expect("create");
+        let t = create_topic(&img, new_topic("orders", 3), TopicId::random()).expect("create");
         assert_eq!(t.partitions.len(), 3);
         for p in &t.partitions {
             assert_eq!((p.leader, p.leader_epoch), (7, 0));
@@ -337,10 +356,10 @@ mod tests {
         let img = image(&[1]);
         let mut t = new_topic("a", 1);
         t.replication_factor = 1;
-        assert!(create_topic(&img, t.clone()).is_ok());
+        assert!(create_topic(&img, t.clone(), TopicId::random()).is_ok());
         for rf in [2, 3, 0, -2] {
             t.replication_factor = rf;
-            match create_topic(&img, t.clone()) {
+            match create_topic(&img, t.clone(), TopicId::random()) {
                 Err(ControllerError::InvalidReplicationFactor(msg)) => {
                     if rf > 1 {
                         assert!(msg.contains("only 1 broker(s)"), "{msg}");
@@ -352,7 +371,8 @@ mod tests {
         // Three brokers: replicas rotate, the first leads.
         let img = image(&[1, 2, 3]);
         t.replication_factor = 2;
-        let topic = create_topic(&img, NewTopic { partitions: 3, ..t }).expect("create");
+        let topic =
+            create_topic(&img, NewTopic { partitions: 3, ..t }, TopicId::random()).expect("create");
         let replicas: Vec<_> = topic
             .partitions
             .iter()
@@ -364,7 +384,7 @@ mod tests {
     #[test]
     fn create_rejections() {
         let img = add(&image(&[1]), "a.b", 1);
-        let err = |t: NewTopic| create_topic(&img, t).expect_err("must fail");
+        let err = |t: NewTopic| create_topic(&img, t, TopicId::random()).expect_err("must fail");
         assert!(
             matches!(err(new_topic("a.b", 1)), ControllerError::TopicAlreadyExists(n) if n == "a.b")
         );

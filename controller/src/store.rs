@@ -5,7 +5,10 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::error::ControllerError;
-use crate::model::{ConfigOp, MetadataImage, NewTopic, Topic};
+use crate::model::{
+    BrokerRegistration, ConfigOp, ElectionResult, ElectionType, Heartbeat, HeartbeatReply,
+    IsrChange, MetadataImage, NewTopic, PartitionInfo, QuorumInfo, Reassignment, Topic,
+};
 
 /// Where the broker reads and changes cluster metadata.
 ///
@@ -56,4 +59,54 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
 
     /// Hands out `count` fresh producer ids (the first is returned); never repeats across restarts.
     async fn allocate_producer_ids(&self, count: u32) -> Result<i64, ControllerError>;
+
+    /// Registers a broker (at its start) and returns its broker epoch. A new incarnation of a
+    /// registered id fences the old one first: partitions it led elect new leaders.
+    async fn register_broker(&self, reg: BrokerRegistration) -> Result<i64, ControllerError> {
+        let _ = reg;
+        Err(unsupported("register_broker"))
+    }
+
+    /// A broker's heartbeat. The active controller tracks sessions and fences brokers whose
+    /// heartbeats stop for the session timeout.
+    async fn broker_heartbeat(&self, hb: Heartbeat) -> Result<HeartbeatReply, ControllerError> {
+        let _ = hb;
+        Err(unsupported("broker_heartbeat"))
+    }
+
+    /// AlterPartition: a leader shrinks or expands its partition's ISR. Returns the partition
+    /// as committed.
+    async fn alter_partition(&self, change: IsrChange) -> Result<PartitionInfo, ControllerError> {
+        let _ = change;
+        Err(unsupported("alter_partition"))
+    }
+
+    /// ElectLeaders; `None` elects over every partition.
+    async fn elect_leaders(
+        &self,
+        election: ElectionType,
+        partitions: Option<Vec<(String, i32)>>,
+    ) -> Result<Vec<ElectionResult>, ControllerError> {
+        let _ = (election, partitions);
+        Err(unsupported("elect_leaders"))
+    }
+
+    /// AlterPartitionReassignments: one result per entry, in order (`None` = accepted).
+    async fn alter_reassignments(
+        &self,
+        changes: Vec<Reassignment>,
+    ) -> Result<Vec<Option<String>>, ControllerError> {
+        let _ = changes;
+        Err(unsupported("alter_reassignments"))
+    }
+
+    /// The quorum as DescribeQuorum reports it.
+    fn quorum(&self) -> QuorumInfo {
+        QuorumInfo::default()
+    }
+}
+
+// Transitional: the stores implement these as the cluster work lands.
+fn unsupported(what: &str) -> ControllerError {
+    ControllerError::InvalidRequest(format!("{what} is not supported by this metadata store"))
 }
