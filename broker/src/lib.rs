@@ -15,6 +15,7 @@ pub mod broker;
 pub mod config;
 pub mod group;
 mod handlers;
+pub mod membership;
 pub mod metrics;
 pub mod node;
 pub mod partition;

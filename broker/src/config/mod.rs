@@ -12,9 +12,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod cluster;
 mod observability;
 mod tiering;
 
+pub use cluster::{ClusterConfig, Roles};
 pub use observability::{LogConfig, MetricsConfig, OtlpConfig};
 pub use tiering::TieringConfig;
 
@@ -50,6 +52,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// io engine for the logs: `auto`, `uring` or `std`.
     pub io_engine: String,
+    pub cluster: ClusterConfig,
     pub network: NetworkConfig,
     pub topics: TopicDefaults,
     pub groups: GroupsConfig,
@@ -179,6 +182,7 @@ impl Default for Config {
             advertise: String::new(),
             data_dir: PathBuf::from("./strata-data"),
             io_engine: "auto".into(),
+            cluster: ClusterConfig::default(),
             network: NetworkConfig::default(),
             topics: TopicDefaults::default(),
             groups: GroupsConfig::default(),
@@ -392,6 +396,7 @@ impl Config {
                 "must be positive and below groups.consumer_session_timeout_ms".into(),
             );
         }
+        self.cluster.validate(self.node_id)?;
         self.tiering.validate()?;
         observability::validate(&self.log, &self.metrics, &self.otlp)?;
         controller::TopicSettings::resolve(&BTreeMap::new(), &self.topic_config_defaults())

@@ -6,6 +6,7 @@
 //! even when the test panics, and then the tail of its log is printed.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod cluster;
 pub mod disk;
 pub mod otlp;
 pub mod raw;
@@ -40,6 +41,8 @@ pub struct BrokerOpts {
     pub args: Vec<String>,
     /// An existing data directory; by default a fresh temporary one owned by the [`Broker`].
     pub data_dir: Option<PathBuf>,
+    /// The `--listen` address; by default `127.0.0.1:0` (a new port on every start).
+    pub listen: Option<String>,
 }
 
 impl BrokerOpts {
@@ -64,6 +67,11 @@ impl BrokerOpts {
         self.name = Some(name.to_owned());
         self
     }
+
+    pub fn listen(mut self, addr: &str) -> BrokerOpts {
+        self.listen = Some(addr.to_owned());
+        self
+    }
 }
 
 /// A `strata` process and the directories it owns.
@@ -79,11 +87,21 @@ pub struct Broker {
     port: u16,
     metrics_port: Option<u16>,
     starts: u32,
+    /// Where the latest start's lines begin in the log file.
+    log_from: u64,
 }
 
 impl Broker {
     /// Spawns `strata --listen 127.0.0.1:0 --data-dir DIR` and waits for it to listen.
     pub fn start(opts: BrokerOpts) -> Broker {
+        let mut broker = Broker::launch(opts);
+        broker.wait_started();
+        broker
+    }
+
+    /// Spawns the node without waiting for it to listen (a cluster node waits for its quorum,
+    /// so the nodes of a cluster are launched together); then call [`Broker::wait_started`].
+    pub fn launch(opts: BrokerOpts) -> Broker {
         let root = tempfile::Builder::new()
             .prefix("strata-it-")
             .tempdir()
@@ -104,9 +122,21 @@ impl Broker {
             port: 0,
             metrics_port: None,
             starts: 0,
+            log_from: 0,
         };
-        broker.spawn();
+        broker.spawn_process();
         broker
+    }
+
+    /// Waits for the `strata node started` line of the latest start and checks the listener.
+    pub fn wait_started(&mut self) {
+        (self.port, self.metrics_port) = self.wait_for_listen(self.log_from);
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        assert!(
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).is_ok(),
+            "{}: logged that it listens on {addr} but refuses connections",
+            self.name
+        );
     }
 
     /// The process id of the running node.
@@ -201,7 +231,19 @@ impl Broker {
         if self.child.is_some() {
             self.stop();
         }
-        self.spawn();
+        self.spawn_process();
+        self.wait_started();
+    }
+
+    /// Starts a stopped or killed node again without waiting for it to listen.
+    pub fn relaunch(&mut self) {
+        assert!(self.child.is_none(), "{}: still running", self.name);
+        self.spawn_process();
+    }
+
+    /// The node's name (its log file's stem).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// True while the process has not exited.
@@ -245,14 +287,14 @@ impl Broker {
         }
     }
 
-    fn spawn(&mut self) {
+    fn spawn_process(&mut self) {
         self.starts += 1;
         self.note(&format!(
             "start #{} on data dir {}",
             self.starts,
             self.data_dir.display()
         ));
-        let log_from = std::fs::metadata(&self.log_path)
+        self.log_from = std::fs::metadata(&self.log_path)
             .map(|m| m.len())
             .unwrap_or(0);
         let log = OpenOptions::new()
@@ -264,7 +306,7 @@ impl Broker {
 
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_strata"));
         cmd.arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(self.opts.listen.as_deref().unwrap_or("127.0.0.1:0"))
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(&self.opts.args)
@@ -286,13 +328,6 @@ impl Broker {
         }
         let child = cmd.spawn().expect("spawning the strata binary");
         self.child = Some(child);
-        (self.port, self.metrics_port) = self.wait_for_listen(log_from);
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-        assert!(
-            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).is_ok(),
-            "{}: logged that it listens on {addr} but refuses connections",
-            self.name
-        );
     }
 
     /// Reads the log from `from` until the `strata node started` line, and returns its port
