@@ -225,6 +225,26 @@ impl Broker {
         self.note(&format!("killed with SIGKILL: {status}"));
     }
 
+    /// Freezes the node (SIGSTOP): it keeps its sockets but answers nothing.
+    pub fn pause(&mut self) {
+        signal(
+            self.child.as_ref().expect("pause: the node is not running"),
+            libc::SIGSTOP,
+        );
+        self.note("paused with SIGSTOP");
+    }
+
+    /// Lets a paused node run again (SIGCONT).
+    pub fn resume(&mut self) {
+        signal(
+            self.child
+                .as_ref()
+                .expect("resume: the node is not running"),
+            libc::SIGCONT,
+        );
+        self.note("resumed with SIGCONT");
+    }
+
     /// Starts the node again on the same data directory, first stopping it cleanly (SIGTERM,
     /// exit 0 asserted) if it is still running. The new process listens on a new port.
     pub fn restart(&mut self) {
