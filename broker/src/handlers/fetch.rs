@@ -15,9 +15,9 @@ use super::cold::{self, ColdAnswer};
 use super::util::topic_id;
 use crate::broker::Broker;
 use crate::partition::{Missing, Partition};
-use crate::replication::rules::EpochCheck;
 use crate::protocol::error_codes::{self, ServeError};
 use crate::protocol::fetch_writer::{FetchOut, PartitionOut, Records, TopicOut};
+use crate::replication::rules::EpochCheck;
 
 /// `isolation_level` 1: only committed data (below the last stable offset).
 const READ_COMMITTED: i8 = 1;
@@ -339,7 +339,10 @@ fn read_local(
     first_in_response: bool,
     bound: i64,
 ) -> PartitionOut {
-    match p.log.read(w.offset as u64, limit, Some(bound.max(0) as u64)) {
+    match p
+        .log
+        .read(w.offset as u64, limit, Some(bound.max(0) as u64))
+    {
         Ok(slice) if slice.is_empty() => {}
         Ok(slice) => {
             // Past the limits only the first partition of a response may return a batch.

@@ -13,8 +13,8 @@ use kafka_protocol::messages::list_offsets_request::ListOffsetsPartition;
 use super::cold;
 use crate::broker::Broker;
 use crate::partition::{Missing, Partition, TopicState};
-use kafka_protocol::ResponseError;
 use crate::protocol::error_codes::{self, ServeError};
+use kafka_protocol::ResponseError;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;

@@ -9,11 +9,11 @@ use bytes::{Bytes, BytesMut};
 use controller::TimestampType;
 use hotlog::batch::Compression;
 use hotlog::{BatchHeader, Validation};
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::TopicProduceData;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
-use kafka_protocol::ResponseError;
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::util::s;

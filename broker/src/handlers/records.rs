@@ -49,7 +49,9 @@ pub(crate) async fn delete_records(b: &Broker, req: DeleteRecordsRequest) -> Del
             // The remote tier first: once its manifest says so, nothing below the target is
             // readable from it, whatever happens to the local log next.
             if let Some(remote) = partition.remote()
-                && let Err(e) = remote.delete_records(target, partition.leader_epoch()).await
+                && let Err(e) = remote
+                    .delete_records(target, partition.leader_epoch())
+                    .await
             {
                 tracing::warn!(topic = %partition.topic, partition = partition.index, error = %e, "DeleteRecords on the remote tier failed");
                 partitions.push(r.with_error_code(ServeError::StorageError(e.to_string()).code()));

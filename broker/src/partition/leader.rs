@@ -128,7 +128,7 @@ impl Partition {
             log,
             node_id,
             leader_epoch: AtomicI32::new(0),
-            replica_state: Mutex::new(ReplicaState::standalone(node_id)),
+            replica_state: Mutex::new(ReplicaState::opened(node_id)),
             hw: AtomicI64::new(hw),
             hw_tx: tokio::sync::watch::channel(hw).0,
             hw_checkpointed: AtomicI64::new(checkpoint),

@@ -15,9 +15,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use controller::{MetadataImage, Topic, TopicId, TopicSettings};
 use hotlog::{Engine, Log};
 
-pub(crate) use leader::{record_batch, rebuild_producers};
 pub use leader::{Partition, log_config, now_ms};
 use leader::{read_partition_metadata, write_partition_metadata};
+pub(crate) use leader::{rebuild_producers, record_batch};
 pub use replica::{ReplicaState, ReplicationWait, Role, Transition};
 
 /// Why partitions could not be opened or removed.

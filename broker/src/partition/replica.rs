@@ -14,7 +14,9 @@ use crate::replication::rules::{self, FollowerProgress};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Leader,
-    Follower { leader: i32 },
+    Follower {
+        leader: i32,
+    },
     /// No leader is elected (offline), or this broker is not among the replicas any more.
     Offline,
 }
@@ -38,14 +40,15 @@ pub struct ReplicaState {
 }
 
 impl ReplicaState {
-    /// A standalone partition: led by `me`, alone in its ISR, epoch 0.
-    pub fn standalone(me: i32) -> Self {
+    /// A partition just opened, before the image's assignment is applied: no role yet, so
+    /// the first assignment is always a transition (a leader records its epoch).
+    pub fn opened(me: i32) -> Self {
         ReplicaState {
-            role: Role::Leader,
-            leader_epoch: 0,
-            partition_epoch: 0,
+            role: Role::Offline,
+            leader_epoch: -1,
+            partition_epoch: -1,
             replicas: vec![me],
-            isr: vec![me],
+            isr: Vec::new(),
             followers: HashMap::new(),
             pending_isr: None,
             epoch_start: 0,

@@ -158,7 +158,8 @@ impl Client {
         let mut frame = vec![0u8; size as usize];
         stream.read_exact(&mut frame).await.map_err(io)?;
         let mut frame = Bytes::from(frame);
-        let rh = ResponseHeader::decode(&mut frame, Resp::header_version(version)).map_err(codec)?;
+        let rh =
+            ResponseHeader::decode(&mut frame, Resp::header_version(version)).map_err(codec)?;
         if rh.correlation_id != id {
             return Err(ClientError::Correlation {
                 addr: self.addr.clone(),
@@ -205,12 +206,25 @@ mod tests {
         let mut c = Client::new(addr, "test", 1 << 20);
         let t = Duration::from_secs(5);
         let e = c
-            .call::<_, ApiVersionsResponse>(ApiKey::ApiVersions, 0, &ApiVersionsRequest::default(), t)
+            .call::<_, ApiVersionsResponse>(
+                ApiKey::ApiVersions,
+                0,
+                &ApiVersionsRequest::default(),
+                t,
+            )
             .await
             .unwrap_err();
-        assert!(matches!(e, ClientError::Correlation { got: 999, .. }), "{e}");
+        assert!(
+            matches!(e, ClientError::Correlation { got: 999, .. }),
+            "{e}"
+        );
         let e = c
-            .call::<_, ApiVersionsResponse>(ApiKey::ApiVersions, 0, &ApiVersionsRequest::default(), t)
+            .call::<_, ApiVersionsResponse>(
+                ApiKey::ApiVersions,
+                0,
+                &ApiVersionsRequest::default(),
+                t,
+            )
             .await
             .unwrap_err();
         assert!(matches!(e, ClientError::FrameTooLarge { .. }), "{e}");

@@ -79,7 +79,8 @@ pub(crate) async fn run(broker: Arc<Broker>, leader: i32, shutdown: Cancellation
             ));
         }
         let Some(c) = client.as_mut() else { continue };
-        let span = tracing::debug_span!("broker.replication.fetch", leader, partitions = parts.len());
+        let span =
+            tracing::debug_span!("broker.replication.fetch", leader, partitions = parts.len());
         let round = tokio::select! {
             _ = shutdown.cancelled() => return,
             r = fetch_once(&broker, c, &parts).instrument(span) => r,
@@ -130,7 +131,7 @@ async fn fetch_once(
             .with_last_fetched_epoch(last_fetched_epoch)
             .with_log_start_offset(p.local_log_start())
             .with_partition_max_bytes(cfg.fetch_partition_max_bytes as i32);
-        let topic_id = kafka_protocol::protocol::Uuid::from_bytes(*p.topic_id.as_bytes());
+        let topic_id = uuid::Uuid::from_bytes(p.topic_id.as_bytes());
         match topics.iter_mut().find(|t| t.topic_id == topic_id) {
             Some(t) => t.partitions.push(fp),
             None => topics.push(
@@ -170,11 +171,14 @@ async fn fetch_once(
         .call(ApiKey::Fetch, FETCH_VERSION, &req, timeout)
         .await?;
     if resp.error_code != 0 {
-        tracing::warn!(code = resp.error_code, "replica fetch answered a top-level error");
+        tracing::warn!(
+            code = resp.error_code,
+            "replica fetch answered a top-level error"
+        );
         return Ok(());
     }
     for t in resp.responses {
-        let topic_id = controller::TopicId::from_bytes(*t.topic_id.as_bytes());
+        let topic_id = controller::TopicId(*t.topic_id.as_bytes());
         for pd in t.partitions {
             let Some(f) = fetching.get(&(topic_id, pd.partition_index)) else {
                 continue;
@@ -321,8 +325,7 @@ async fn out_of_range(broker: &Broker, client: &mut Client, f: &Fetching) {
         truncate(p, f.epoch, leader_end).await;
         return;
     }
-    let Some(leader_start) = leader_offset(broker, client, p, f.epoch, EARLIEST_LOCAL).await
-    else {
+    let Some(leader_start) = leader_offset(broker, client, p, f.epoch, EARLIEST_LOCAL).await else {
         return;
     };
     let hw = p.high_watermark();

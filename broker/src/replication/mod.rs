@@ -100,3 +100,8 @@ fn reconcile_fetchers(
         });
     }
 }
+
+#[cfg(test)]
+mod test_store;
+#[cfg(test)]
+mod tests;

@@ -209,7 +209,10 @@ mod tests {
         p.fetched(5, 10, 200);
         assert_eq!(p.last_caught_up_ms, 100, "behind and no earlier fetch");
         p.fetched(10, 12, 300);
-        assert_eq!(p.last_caught_up_ms, 200, "reached the end of the previous fetch");
+        assert_eq!(
+            p.last_caught_up_ms, 200,
+            "reached the end of the previous fetch"
+        );
         p.fetched(12, 12, 400);
         assert_eq!(p.last_caught_up_ms, 400, "at the end");
         let isr = [1, 2];
