@@ -338,11 +338,11 @@ mod tests {
             assert_eq!(p.high_watermark, 10);
             assert_eq!(p.records.as_deref(), Some(&records[..]));
             assert_eq!(p.aborted_transactions.as_ref().unwrap()[0].producer_id, 5);
-            let e = &t.partitions[1];
+            let e = &t.partitions[2];
             assert_eq!(e.error_code, 3);
             assert_eq!(e.records.as_deref(), Some(&b""[..]), "never null records");
             assert!(e.aborted_transactions.is_none());
-            let d = &t.partitions[2].diverging_epoch;
+            let d = &t.partitions[1].diverging_epoch;
             if version >= FIRST_FLEXIBLE {
                 assert_eq!((d.epoch, d.end_offset), (3, 77));
             } else {
