@@ -6,7 +6,8 @@
 //! - [`server`]: the listener and connections (sendfile for fetched records).
 //! - `handlers`: one module per group of Kafka APIs.
 //! - [`group`]: the classic consumer-group coordinator and its offsets (not wired yet).
-//! - [`partition`]: the partitions this node leads, their producer state and snapshots.
+//! - [`partition`]: the partition replicas this node hosts, their roles, high watermarks,
+//!   producer state and snapshots; [`replication`]: fetching from leaders, ISR changes.
 //! - [`telemetry`]: logs, the metrics recorder and OTLP export; [`metrics`]: the broker's
 //!   figures and the Prometheus endpoint.
 //! - [`node`]: wiring and lifecycle of a standalone node; [`config`]: its configuration.
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod node;
 pub mod partition;
 pub mod protocol;
+pub mod replication;
 pub mod server;
 pub mod telemetry;
 pub mod tier;

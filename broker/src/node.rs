@@ -71,6 +71,22 @@ impl Node {
     /// port is known when asked for port 0), opens the metadata and every partition, then
     /// serves.
     pub async fn start(config: Config) -> anyhow::Result<Node> {
+        Self::start_inner(config, None).await
+    }
+
+    /// Starts a node on a metadata store given by the caller (a cluster's quorum client, or a
+    /// test double) instead of the standalone `LocalStore`.
+    pub async fn start_with_store(
+        config: Config,
+        store: Arc<dyn MetadataStore>,
+    ) -> anyhow::Result<Node> {
+        Self::start_inner(config, Some(store)).await
+    }
+
+    async fn start_inner(
+        config: Config,
+        given_store: Option<Arc<dyn MetadataStore>>,
+    ) -> anyhow::Result<Node> {
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating data dir {}", data_dir.display()))?;
@@ -96,19 +112,24 @@ impl Node {
             None => "off".to_owned(),
         };
         let (host, port) = config.advertised(addr)?;
-        let store = LocalStore::open(
-            &data_dir.join("__cluster_metadata"),
-            BrokerInfo {
-                id: config.node_id,
-                host: host.clone(),
-                port,
-                rack: None,
-            },
-        )
-        .context("opening the metadata store")?;
-        let store: Arc<dyn MetadataStore> = Arc::new(store);
+        let store: Arc<dyn MetadataStore> = match given_store {
+            Some(store) => store,
+            None => Arc::new(
+                LocalStore::open(
+                    &data_dir.join("__cluster_metadata"),
+                    BrokerInfo {
+                        id: config.node_id,
+                        host: host.clone(),
+                        port,
+                        rack: None,
+                    },
+                )
+                .context("opening the metadata store")?,
+            ),
+        };
         let engine = Engine::start(&EngineConfig::with_kind(engine_kind(&config.io_engine)?))?;
         let partitions = Arc::new(Partitions::new(
+            config.node_id,
             engine.clone(),
             data_dir.clone(),
             config.topic_config_defaults(),
@@ -145,6 +166,7 @@ impl Node {
         tasks.spawn(housekeeping(broker.clone(), shutdown.clone()));
         tasks.spawn(expire_offsets(broker.clone(), shutdown.clone()));
         tasks.spawn(crate::tier::task::run(broker.clone(), shutdown.clone()));
+        tasks.spawn(crate::replication::run(broker.clone(), shutdown.clone()));
         if let Some(l) = metrics_listener {
             tasks.spawn(crate::metrics::endpoint::serve(l, shutdown.clone()));
         }

@@ -82,6 +82,11 @@ impl LeaderEpochCache {
         Some(LeaderEpochCache { entries })
     }
 
+    /// Parses the checkpoint format (see [`LeaderEpochCache::parse`]); for tools and tests.
+    pub fn parse_checkpoint(text: &str) -> Option<Self> {
+        Self::parse(text)
+    }
+
     pub(crate) fn encode(&self) -> String {
         let mut s = format!("0\n{}\n", self.entries.len());
         for e in &self.entries {

@@ -56,10 +56,48 @@ pub struct Config {
     pub network: NetworkConfig,
     pub topics: TopicDefaults,
     pub groups: GroupsConfig,
+    pub replication: ReplicationConfig,
     pub tiering: TieringConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     pub otlp: OtlpConfig,
+}
+
+/// Replication between brokers (Kafka's `replica.*` broker configs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReplicationConfig {
+    /// A follower not caught up with the leader for this long leaves the ISR
+    /// (`replica.lag.time.max.ms`).
+    pub replica_lag_time_max_ms: u64,
+    /// How long a follower's fetch waits at the leader for data (`replica.fetch.wait.max.ms`).
+    pub fetch_max_wait_ms: u64,
+    /// Bytes per partition and per response of a follower's fetch (`replica.fetch.max.bytes`,
+    /// `replica.fetch.response.max.bytes`).
+    pub fetch_partition_max_bytes: u32,
+    pub fetch_response_max_bytes: u32,
+    /// Wait after a failed fetch, doubled up to 50 times this (`replica.fetch.backoff.ms`).
+    pub fetch_backoff_ms: u64,
+    /// Timeout of a request to another broker (`replica.socket.timeout.ms`), on top of the
+    /// fetch wait.
+    pub request_timeout_ms: u64,
+    /// How often high watermarks are checkpointed
+    /// (`replica.high.watermark.checkpoint.interval.ms`).
+    pub high_watermark_checkpoint_interval_ms: u64,
+}
+
+impl Default for ReplicationConfig {
+    fn default() -> Self {
+        ReplicationConfig {
+            replica_lag_time_max_ms: 30_000,
+            fetch_max_wait_ms: 500,
+            fetch_partition_max_bytes: 1_048_576,
+            fetch_response_max_bytes: 10_485_760,
+            fetch_backoff_ms: 1_000,
+            request_timeout_ms: 30_000,
+            high_watermark_checkpoint_interval_ms: 5_000,
+        }
+    }
 }
 
 /// The consumer-group coordinator (Kafka's `group.*` and `offsets.*` broker configs).
@@ -186,6 +224,7 @@ impl Default for Config {
             network: NetworkConfig::default(),
             topics: TopicDefaults::default(),
             groups: GroupsConfig::default(),
+            replication: ReplicationConfig::default(),
             tiering: TieringConfig::default(),
             log: LogConfig::default(),
             metrics: MetricsConfig::default(),

@@ -58,7 +58,7 @@ impl GroupLog for OffsetsTopicLog {
             }
             let info = partition
                 .log
-                .append(batch.build(), partition.leader_epoch)
+                .append(batch.build(), partition.leader_epoch())
                 .map_err(|e| failed(format!("appending to {OFFSETS_TOPIC}-{index}: {e}")))?;
             partition
                 .wait_acked(info.last_offset + 1)

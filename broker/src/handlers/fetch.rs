@@ -7,15 +7,17 @@ use std::time::Duration;
 
 use futures::future::select_all;
 use hotlog::HotlogError;
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::FetchRequest;
 use tokio::time::Instant;
 
 use super::cold::{self, ColdAnswer};
 use super::util::topic_id;
 use crate::broker::Broker;
-use crate::partition::Partition;
+use crate::partition::{Missing, Partition};
 use crate::protocol::error_codes::{self, ServeError};
 use crate::protocol::fetch_writer::{FetchOut, PartitionOut, Records, TopicOut};
+use crate::replication::rules::EpochCheck;
 
 /// `isolation_level` 1: only committed data (below the last stable offset).
 const READ_COMMITTED: i8 = 1;
@@ -24,10 +26,51 @@ const READ_COMMITTED: i8 = 1;
 struct Wanted {
     topic: usize,
     index: i32,
-    partition: Result<Arc<Partition>, ServeError>,
+    /// The partition, or the error code it answers.
+    partition: Result<Arc<Partition>, i16>,
     offset: i64,
     max_bytes: u64,
     current_leader_epoch: i32,
+    last_fetched_epoch: i32,
+}
+
+/// Who fetches: a consumer (reads up to the high watermark) or a follower replica (reads up
+/// to the log end, and its fetch offset is its progress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fetcher {
+    Consumer,
+    Replica(i32),
+}
+
+/// The fetching replica's id: `replica_state.replica_id` from v15, `replica_id` before; -1
+/// (or any negative id) is a consumer.
+fn fetcher(req: &FetchRequest, version: i16) -> Fetcher {
+    let id = if version >= 15 {
+        req.replica_state.replica_id.0
+    } else {
+        req.replica_id.0
+    };
+    if id >= 0 {
+        Fetcher::Replica(id)
+    } else {
+        Fetcher::Consumer
+    }
+}
+
+/// What a partition's long poll waits on: its log's progress, or its high watermark (which
+/// moves with followers' fetches).
+enum Watch {
+    Log(tokio::sync::watch::Receiver<hotlog::Progress>),
+    Hw(tokio::sync::watch::Receiver<i64>),
+}
+
+impl Watch {
+    async fn changed(&mut self) -> Result<(), tokio::sync::watch::error::RecvError> {
+        match self {
+            Watch::Log(rx) => rx.changed().await,
+            Watch::Hw(rx) => rx.changed().await,
+        }
+    }
 }
 
 pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> FetchOut {
@@ -59,12 +102,13 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
         });
         for p in &t.partitions {
             let partition = match &state {
-                None if version >= 13 => Err(ServeError::UnknownTopicId),
-                None => Err(ServeError::UnknownTopicOrPartition),
-                Some(s) => usize::try_from(p.partition)
-                    .ok()
-                    .and_then(|i| s.partitions.get(i).cloned())
-                    .ok_or(ServeError::UnknownTopicOrPartition),
+                None if version >= 13 => Err(ServeError::UnknownTopicId.code()),
+                None => Err(ServeError::UnknownTopicOrPartition.code()),
+                Some(s) => match s.partition(p.partition) {
+                    Ok(part) => Ok(part),
+                    Err(Missing::Unknown) => Err(ServeError::UnknownTopicOrPartition.code()),
+                    Err(Missing::NotHere) => Err(ResponseError::NotLeaderOrFollower.code()),
+                },
             };
             wanted.push(Wanted {
                 topic: ti,
@@ -73,6 +117,11 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
                 offset: p.fetch_offset,
                 max_bytes: p.partition_max_bytes.max(0) as u64,
                 current_leader_epoch: p.current_leader_epoch,
+                last_fetched_epoch: if version >= 12 {
+                    p.last_fetched_epoch
+                } else {
+                    -1
+                },
             });
         }
     }
@@ -84,15 +133,29 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
     };
     let min_bytes = req.min_bytes.max(0) as u64;
     let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
-    let mut watches: Vec<_> = wanted
+    let who = fetcher(&req, version);
+    if let Fetcher::Replica(replica) = who {
+        // The follower's fetch offset is its log end: recorded once per request, before the
+        // read, as Kafka records it when the fetch arrives.
+        let now = crate::partition::now_ms();
+        for w in &mut wanted {
+            if let Ok(p) = &w.partition
+                && let Err(code) = check_replica_fetch(p, w, replica, now)
+            {
+                w.partition = Err(code);
+            }
+        }
+    }
+    let mut watches: Vec<Watch> = wanted
         .iter()
-        .filter_map(|w| w.partition.as_ref().ok().map(|p| p.log.subscribe()))
+        .filter_map(|w| w.partition.as_ref().ok())
+        .flat_map(|p| [Watch::Log(p.log.subscribe()), Watch::Hw(p.subscribe_hw())])
         .collect();
     crate::metrics::record_topics(names.iter().map(|n| &**n));
     // Counted in the fetch purgatory from the first wait until the answer.
     let mut waiting = None;
     loop {
-        let (parts, bytes, any_error) = read_all(b, &wanted, max_bytes, committed).await;
+        let (parts, bytes, any_error) = read_all(b, &wanted, max_bytes, committed, who).await;
         let done =
             bytes >= min_bytes || any_error || Instant::now() >= deadline || watches.is_empty();
         if done {
@@ -133,6 +196,7 @@ async fn read_all(
     wanted: &[Wanted],
     max_bytes: u64,
     committed: bool,
+    who: Fetcher,
 ) -> (Vec<PartitionOut>, u64, bool) {
     let mut remaining = max_bytes;
     let mut total = 0u64;
@@ -140,16 +204,16 @@ async fn read_all(
     let mut parts = Vec::with_capacity(wanted.len());
     for w in wanted {
         let out = match &w.partition {
-            Err(e) => PartitionOut::error(w.index, e.code()),
+            Err(code) => PartitionOut::error(w.index, *code),
             Ok(p) => {
                 let first = total == 0;
-                match begin(w, p, remaining, first, committed) {
+                match begin(w, p, remaining, first, committed, who) {
                     Err(out) => out,
-                    Ok((out, _)) if w.offset >= out.high_watermark => out,
-                    Ok((out, limit)) if cold::is_cold(p, w.offset) => {
+                    Ok((out, _, bound)) if w.offset >= bound => out,
+                    Ok((out, limit, _)) if cold::is_cold(p, w.offset) => {
                         read_cold(b, w, p, out, limit, first).await
                     }
-                    Ok((out, limit)) => read_local(w, p, out, limit, first),
+                    Ok((out, limit, bound)) => read_local(w, p, out, limit, first, bound),
                 }
             }
         };
@@ -164,17 +228,59 @@ async fn read_all(
     (parts, total, any_error)
 }
 
-/// The checks and the answer's header for one partition, and its byte limit: `Err` when the
+/// The leader's checks of a follower's fetch of one partition, and its progress: the follower
+/// must be an assigned replica of a partition this broker leads at the follower's epoch. Its
+/// fetch offset is recorded as its log end (advancing the high watermark) unless its log
+/// diverges, which the read answers with the diverging epoch.
+fn check_replica_fetch(p: &Partition, w: &Wanted, replica: i32, now: i64) -> Result<(), i16> {
+    if let Err(e) = p.check_leader_epoch(w.current_leader_epoch) {
+        return Err(e.code());
+    }
+    match diverging(p, w) {
+        EpochCheck::Consistent => {}
+        EpochCheck::Diverging(..) => return Ok(()),
+        EpochCheck::Unknown => return Err(ResponseError::OffsetOutOfRange.code()),
+    }
+    if !p.record_follower_fetch(replica, w.offset, now) {
+        return Err(ResponseError::NotLeaderOrFollower.code());
+    }
+    Ok(())
+}
+
+/// KIP-320: the epoch and end offset the follower must truncate to, if its last fetched epoch
+/// disagrees with this leader's log.
+fn diverging(p: &Partition, w: &Wanted) -> EpochCheck {
+    crate::replication::rules::diverging_epoch(
+        &p.log.leader_epochs(),
+        p.log.log_end_offset(),
+        w.last_fetched_epoch,
+        w.offset,
+    )
+}
+
+/// The checks and the answer's header for one partition, its byte limit and how far the read
+/// may go (the high watermark for consumers, the log end for followers): `Err` when the
 /// partition answers an error or nothing can be read.
+// The error is the partition's whole answer, built once and moved out; boxing it would add an
+// allocation per partition for nothing.
+#[allow(clippy::result_large_err)]
 fn begin(
     w: &Wanted,
     p: &Partition,
     remaining: u64,
     first_in_response: bool,
     committed: bool,
-) -> Result<(PartitionOut, u64), PartitionOut> {
+    who: Fetcher,
+) -> Result<(PartitionOut, u64, i64), PartitionOut> {
     if let Err(e) = p.check_leader_epoch(w.current_leader_epoch) {
         return Err(PartitionOut::error(w.index, e.code()));
+    }
+    if !p.is_leader() {
+        // Followers do not serve fetches (no KIP-392 follower fetching yet).
+        return Err(PartitionOut::error(
+            w.index,
+            ResponseError::NotLeaderOrFollower.code(),
+        ));
     }
     let hw = p.high_watermark();
     let start = p.log_start_offset();
@@ -187,6 +293,17 @@ fn begin(
         log_start_offset: start,
         aborted: committed.then(Vec::new),
         records: None,
+        diverging_epoch: None,
+    };
+    let bound = match who {
+        Fetcher::Consumer => hw,
+        Fetcher::Replica(_) => {
+            if let EpochCheck::Diverging(epoch, end) = diverging(p, w) {
+                out.diverging_epoch = Some((epoch, end));
+                return Err(out);
+            }
+            p.own_end()
+        }
     };
     if w.offset < start || w.offset > end {
         if p.remote_pending() && w.offset < start && w.offset >= 0 {
@@ -213,7 +330,7 @@ fn begin(
     if limit == 0 {
         return Err(out);
     }
-    Ok((out, limit))
+    Ok((out, limit, bound))
 }
 
 /// Reads from the local log: a file region, sent with sendfile.
@@ -223,9 +340,12 @@ fn read_local(
     mut out: PartitionOut,
     limit: u64,
     first_in_response: bool,
+    bound: i64,
 ) -> PartitionOut {
-    let hw = out.high_watermark;
-    match p.log.read(w.offset as u64, limit, Some(hw as u64)) {
+    match p
+        .log
+        .read(w.offset as u64, limit, Some(bound.max(0) as u64))
+    {
         Ok(slice) if slice.is_empty() => {}
         Ok(slice) => {
             // Past the limits only the first partition of a response may return a batch.

@@ -12,8 +12,9 @@ use kafka_protocol::messages::list_offsets_request::ListOffsetsPartition;
 
 use super::cold;
 use crate::broker::Broker;
-use crate::partition::{Partition, TopicState};
+use crate::partition::{Missing, Partition, TopicState};
 use crate::protocol::error_codes::{self, ServeError};
+use kafka_protocol::ResponseError;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -32,7 +33,7 @@ pub(crate) async fn handle(
         let state = b.partitions.topic(t.name.as_str());
         let mut partitions = Vec::with_capacity(t.partitions.len());
         for p in &t.partitions {
-            partitions.push(answer(b, &state, p, version).await);
+            partitions.push(answer(b, &state, p, version, req.replica_id.0).await);
         }
         topics.push(
             ListOffsetsTopicResponse::default()
@@ -49,22 +50,36 @@ async fn answer(
     state: &Option<Arc<TopicState>>,
     p: &ListOffsetsPartition,
     version: i16,
+    replica_id: i32,
 ) -> ListOffsetsPartitionResponse {
     let r = ListOffsetsPartitionResponse::default()
         .with_partition_index(p.partition_index)
         .with_timestamp(-1)
         .with_offset(-1)
         .with_leader_epoch(-1);
-    let partition = state.as_ref().and_then(|s| {
-        usize::try_from(p.partition_index)
-            .ok()
-            .and_then(|i| s.partitions.get(i))
-    });
-    let Some(partition) = partition else {
-        return r.with_error_code(ServeError::UnknownTopicOrPartition.code());
+    let partition = match state.as_ref().map(|s| s.partition(p.partition_index)) {
+        Some(Ok(partition)) => partition,
+        Some(Err(Missing::NotHere)) => {
+            return r.with_error_code(ResponseError::NotLeaderOrFollower.code());
+        }
+        _ => return r.with_error_code(ServeError::UnknownTopicOrPartition.code()),
     };
+    let partition = &partition;
     if let Err(e) = partition.check_leader_epoch(p.current_leader_epoch) {
         return r.with_error_code(e.code());
+    }
+    if !partition.is_leader() {
+        return r.with_error_code(ResponseError::NotLeaderOrFollower.code());
+    }
+    // A follower (replica id >= 0) asking for the latest offset gets the log end, as in Kafka;
+    // clients get the high watermark.
+    if replica_id >= 0 && p.timestamp == LATEST {
+        let end = partition.own_end();
+        return r.with_offset(end).with_leader_epoch(if version >= 4 {
+            partition.leader_epoch()
+        } else {
+            -1
+        });
     }
     match lookup(b, partition, p.timestamp).await {
         Ok((timestamp, offset)) => r
@@ -161,5 +176,5 @@ fn epoch_of(p: &Partition, offset: i64) -> i32 {
         .iter()
         .rev()
         .find(|e| (e.start_offset as i64) <= offset)
-        .map_or(p.leader_epoch, |e| e.epoch)
+        .map_or(p.leader_epoch(), |e| e.epoch)
 }

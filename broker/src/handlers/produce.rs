@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 use controller::TimestampType;
 use hotlog::batch::Compression;
 use hotlog::{BatchHeader, Validation};
+use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::TopicProduceData;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
@@ -18,7 +19,7 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use super::util::s;
 use crate::broker::Broker;
 use crate::partition::producers::{BatchMeta, IncomingBatch, Verdict};
-use crate::partition::{Partition, now_ms};
+use crate::partition::{Missing, Partition, ReplicationWait, now_ms};
 use crate::protocol::error_codes::{self, ServeError};
 
 /// What an accepted batch got, before waiting for acks.
@@ -94,24 +95,20 @@ pub(crate) async fn handle(b: &Broker, req: ProduceRequest, version: i16) -> Ans
             None => Arc::from(topic.name.as_str()),
         });
         for p in &topic.partition_data {
-            let partition = state
-                .as_ref()
-                .and_then(|t| {
-                    usize::try_from(p.index)
-                        .ok()
-                        .and_then(|i| t.partitions.get(i))
-                })
-                .cloned();
+            let partition = state.as_ref().map(|t| t.partition(p.index));
             let outcome = match partition {
-                None if version >= 13 && state.is_none() => error(ServeError::UnknownTopicId),
-                None => error(ServeError::UnknownTopicOrPartition),
-                Some(partition) => {
+                None if version >= 13 => error(ServeError::UnknownTopicId),
+                None | Some(Err(Missing::Unknown)) => error(ServeError::UnknownTopicOrPartition),
+                Some(Err(Missing::NotHere)) => not_leader(),
+                Some(Ok(partition)) => {
                     if req.transactional_id.is_some() {
                         error(ServeError::TransactionsUnsupported)
+                    } else if !partition.is_leader() {
+                        not_leader()
                     } else if let Err(e) = check_isr(&partition, acks) {
                         error(e)
                     } else {
-                        append(partition, p.records.clone())
+                        append(partition, p.records.clone(), acks)
                     }
                 }
             };
@@ -142,6 +139,8 @@ pub(crate) async fn handle(b: &Broker, req: ProduceRequest, version: i16) -> Ans
         };
     }
     let timeout = Duration::from_millis(req.timeout_ms.max(0) as u64);
+    // One deadline for the whole request, as Kafka's delayed produce has.
+    let deadline = tokio::time::Instant::now() + timeout;
     // acks=all waits in the produce purgatory until the in-sync replicas have every batch.
     let _waiting =
         (acks == -1).then(|| crate::metrics::Waiting::new(crate::metrics::Purgatory::Produce));
@@ -154,16 +153,18 @@ pub(crate) async fn handle(b: &Broker, req: ProduceRequest, version: i16) -> Ans
         let r = fit(
             match outcome {
                 Outcome::Placed(p) => {
-                    let acked = tokio::time::timeout(timeout, p.partition.wait_acked(p.end)).await;
+                    let acked = tokio::time::timeout_at(deadline, wait(&p, acks)).await;
                     let r = r.with_log_start_offset(p.partition.log_start_offset());
                     match acked {
                         Ok(Ok(())) => r
                             .with_base_offset(p.base_offset)
                             .with_log_append_time_ms(p.log_append_time),
-                        Ok(Err(e)) => r
-                            .with_error_code(error_codes::hotlog(&e))
-                            .with_error_message(Some(s(&e.to_string())))
-                            .with_base_offset(-1),
+                        Ok(Err((code, message))) => {
+                            crate::metrics::produce_refused(code);
+                            r.with_error_code(code)
+                                .with_error_message(message.as_deref().map(s))
+                                .with_base_offset(-1)
+                        }
                         Err(_) => r
                             .with_error_code(ServeError::RequestTimedOut.code())
                             .with_base_offset(-1),
@@ -251,8 +252,43 @@ fn fit(mut r: PartitionProduceResponse, version: i16) -> PartitionProduceRespons
     r
 }
 
+/// NOT_LEADER_OR_FOLLOWER: this broker does not lead the partition (the client refreshes its
+/// metadata and retries).
+fn not_leader() -> Outcome {
+    Outcome::Error {
+        code: ResponseError::NotLeaderOrFollower.code(),
+        message: Some("this broker is not the partition's leader".into()),
+        record_errors: Vec::new(),
+    }
+}
+
+/// Waits for the acks asked for: acks=1 the leader's own write (durable for fsync topics);
+/// acks=all also the high watermark, i.e. every in-sync replica (Kafka's delayed produce).
+async fn wait(p: &Placed, acks: i16) -> Result<(), (i16, Option<String>)> {
+    if let Err(e) = p.partition.wait_acked(p.end).await {
+        return Err((error_codes::hotlog(&e), Some(e.to_string())));
+    }
+    if acks != -1 {
+        return Ok(());
+    }
+    let min = p.partition.settings().min_insync_replicas as usize;
+    p.partition
+        .wait_replicated(p.end as i64, min)
+        .await
+        .map_err(|w| match w {
+            ReplicationWait::NotLeader => (
+                ResponseError::NotLeaderOrFollower.code(),
+                Some("leadership moved while the produce waited for replication".into()),
+            ),
+            ReplicationWait::NotEnoughReplicasAfterAppend => (
+                ResponseError::NotEnoughReplicasAfterAppend.code(),
+                Some("the ISR shrank below min.insync.replicas after the append".into()),
+            ),
+        })
+}
+
 /// Validates, deduplicates and appends one partition's batch.
-fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
+fn append(partition: Arc<Partition>, records: Option<Bytes>, acks: i16) -> Outcome {
     let Some(records) = records.filter(|r| !r.is_empty()) else {
         return error(ServeError::InvalidRecord(
             "produce request has no record batch for the partition".into(),
@@ -322,6 +358,14 @@ fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
         last_seq: header.base_sequence.wrapping_add(header.last_offset_delta),
     });
     let mut producers = partition.producers();
+    // Role changes take the producer lock: checked under it, leadership holds until the append
+    // is queued. The ISR is checked again here for the same reason.
+    if !partition.is_leader() {
+        return not_leader();
+    }
+    if let Err(e) = check_isr(&partition, acks) {
+        return error(e);
+    }
     if let Some(inc) = &incoming {
         match producers.check(inc) {
             Ok(Verdict::Append) => {}
@@ -334,7 +378,7 @@ fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
             Err(e) => return error(e),
         }
     }
-    let info = match partition.log.append(batch, partition.leader_epoch) {
+    let info = match partition.log.append(batch, partition.leader_epoch()) {
         Ok(info) => info,
         Err(e) => {
             return Outcome::Error {
@@ -364,13 +408,17 @@ fn append(partition: Arc<Partition>, records: Option<Bytes>) -> Outcome {
     })
 }
 
-/// acks=all needs at least `min.insync.replicas` in-sync replicas (Kafka refuses the write
-/// before appending with NOT_ENOUGH_REPLICAS). A standalone node is an ISR of one.
+/// acks=all needs at least `min.insync.replicas` in-sync replicas in the committed ISR (Kafka
+/// refuses the write before appending with NOT_ENOUGH_REPLICAS). A standalone node is an ISR
+/// of one.
 fn check_isr(partition: &Partition, acks: i16) -> Result<(), ServeError> {
-    const ISR: usize = 1;
+    if acks != -1 {
+        return Ok(());
+    }
+    let isr = partition.isr().len();
     let min = partition.settings().min_insync_replicas;
-    if acks == -1 && (min as usize) > ISR {
-        return Err(ServeError::NotEnoughReplicas { isr: ISR, min });
+    if (min as usize) > isr {
+        return Err(ServeError::NotEnoughReplicas { isr, min });
     }
     Ok(())
 }

@@ -11,7 +11,10 @@ use kafka_protocol::messages::{
     OffsetForLeaderEpochResponse,
 };
 
+use kafka_protocol::ResponseError;
+
 use crate::broker::Broker;
+use crate::partition::Missing;
 use crate::protocol::error_codes::{self, ServeError};
 
 /// DeleteRecords: move each partition's log start up to the given offset (-1: the high
@@ -28,6 +31,10 @@ pub(crate) async fn delete_records(b: &Broker, req: DeleteRecordsRequest) -> Del
                 partitions.push(r.with_error_code(ServeError::UnknownTopicOrPartition.code()));
                 continue;
             };
+            if !partition.is_leader() {
+                partitions.push(r.with_error_code(ResponseError::NotLeaderOrFollower.code()));
+                continue;
+            }
             let hw = partition.high_watermark();
             let target = if p.offset == -1 { hw } else { p.offset };
             if target < 0 || target > hw {
@@ -42,7 +49,9 @@ pub(crate) async fn delete_records(b: &Broker, req: DeleteRecordsRequest) -> Del
             // The remote tier first: once its manifest says so, nothing below the target is
             // readable from it, whatever happens to the local log next.
             if let Some(remote) = partition.remote()
-                && let Err(e) = remote.delete_records(target, partition.leader_epoch).await
+                && let Err(e) = remote
+                    .delete_records(target, partition.leader_epoch())
+                    .await
             {
                 tracing::warn!(topic = %partition.topic, partition = partition.index, error = %e, "DeleteRecords on the remote tier failed");
                 partitions.push(r.with_error_code(ServeError::StorageError(e.to_string()).code()));
@@ -78,7 +87,10 @@ pub(crate) async fn delete_records(b: &Broker, req: DeleteRecordsRequest) -> Del
 }
 
 /// OffsetForLeaderEpoch: the end offset of the requested epoch (the start of the next one),
-/// which a consumer uses to detect truncation after a leader change.
+/// which a consumer uses to detect truncation after a leader change and a follower to find
+/// where to truncate (KIP-101): the largest epoch at or below the requested one and where it
+/// ends, or -1/-1 when there is none. Served by the leader only (to clients and followers
+/// alike, as Kafka does outside its debugging replica id), after the current-epoch fencing.
 pub(crate) fn offset_for_leader_epoch(
     b: &Broker,
     req: OffsetForLeaderEpochRequest,
@@ -95,11 +107,24 @@ pub(crate) fn offset_for_leader_epoch(
                         .with_partition(p.partition)
                         .with_leader_epoch(-1)
                         .with_end_offset(-1);
-                    let Some(partition) = b.partitions.get(t.topic.as_str(), p.partition) else {
-                        return r.with_error_code(ServeError::UnknownTopicOrPartition.code());
+                    let partition = match b
+                        .partitions
+                        .topic(t.topic.as_str())
+                        .map(|s| s.partition(p.partition))
+                    {
+                        Some(Ok(partition)) => partition,
+                        Some(Err(Missing::NotHere)) => {
+                            return r.with_error_code(ResponseError::NotLeaderOrFollower.code());
+                        }
+                        _ => {
+                            return r.with_error_code(ServeError::UnknownTopicOrPartition.code());
+                        }
                     };
                     if let Err(e) = partition.check_leader_epoch(p.current_leader_epoch) {
                         return r.with_error_code(e.code());
+                    }
+                    if !partition.is_leader() {
+                        return r.with_error_code(ResponseError::NotLeaderOrFollower.code());
                     }
                     let end = partition.log.log_end_offset();
                     match partition

@@ -46,6 +46,23 @@ pub fn describe() {
     );
     describe_gauge!("strata_connections", "Open client connections.");
     describe_counter!(
+        "strata_isr_shrinks_total",
+        "ISR shrinks committed for partitions this broker leads."
+    );
+    describe_counter!(
+        "strata_isr_expands_total",
+        "ISR expansions committed for partitions this broker leads."
+    );
+    describe_counter!(
+        "strata_replica_fetch_bytes_total",
+        Unit::Bytes,
+        "Bytes of record batches a follower fetched from leaders and appended."
+    );
+    describe_gauge!(
+        "strata_replica_lag_records",
+        "A follower's offsets behind the leader's high watermark after its last fetch, by partition."
+    );
+    describe_counter!(
         "strata_connections_accepted_total",
         "Client connections accepted."
     );

@@ -2,6 +2,7 @@
 //! state.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use controller::{TopicId, TopicSettings};
@@ -9,20 +10,32 @@ use hotlog::{FlushPolicy, Log, LogConfig};
 use tiering::remote::RemoteLog;
 
 use super::producers::{BatchMeta, IncomingBatch, ProducerStates};
+use super::replica::ReplicaState;
 use super::snapshot;
 use crate::protocol::error_codes::ServeError;
 
 /// Producer ids unused this long are forgotten (Kafka's `producer.id.expiration.ms`).
 pub(super) const PRODUCER_ID_EXPIRATION_MS: i64 = 24 * 3600 * 1000;
 
-/// A partition this broker leads.
+/// The high-watermark checkpoint in each partition directory (the role of Kafka's
+/// `replication-offset-checkpoint`, kept per partition like the other checkpoints).
+pub(crate) const HW_CHECKPOINT_FILE: &str = "high-watermark-checkpoint";
+
+/// A partition replica on this broker: its log, its topic settings, its idempotent producer
+/// state and its place in replication (see `replica.rs`).
 #[derive(Debug)]
 pub struct Partition {
     pub topic: Arc<str>,
     pub topic_id: TopicId,
     pub index: i32,
     pub log: Log,
-    pub leader_epoch: i32,
+    pub(super) node_id: i32,
+    pub(super) leader_epoch: AtomicI32,
+    replica_state: Mutex<ReplicaState>,
+    pub(super) hw: AtomicI64,
+    pub(super) hw_tx: tokio::sync::watch::Sender<i64>,
+    /// The high watermark last written to the checkpoint.
+    hw_checkpointed: AtomicI64,
     settings: RwLock<Arc<TopicSettings>>,
     producers: Mutex<ProducerStates>,
     /// The remote log, once opened (topics with `remote.storage.enable`).
@@ -100,14 +113,25 @@ impl Partition {
         index: i32,
         log: Log,
         settings: Arc<TopicSettings>,
+        node_id: i32,
     ) -> Partition {
         let producers = restore_producers(&log);
+        // Start from the checkpointed high watermark, never above the log end nor below its start.
+        let checkpoint = read_hw_checkpoint(log.dir()).unwrap_or(0);
+        let hw = checkpoint
+            .min(log.log_end_offset() as i64)
+            .max(log.log_start_offset() as i64);
         Partition {
             topic,
             topic_id,
             index,
             log,
-            leader_epoch: 0,
+            node_id,
+            leader_epoch: AtomicI32::new(0),
+            replica_state: Mutex::new(ReplicaState::opened(node_id)),
+            hw: AtomicI64::new(hw),
+            hw_tx: tokio::sync::watch::channel(hw).0,
+            hw_checkpointed: AtomicI64::new(checkpoint),
             settings: RwLock::new(settings),
             producers: Mutex::new(producers),
             remote: RwLock::new(None),
@@ -135,23 +159,30 @@ impl Partition {
         flush_policy(&self.settings()) == FlushPolicy::Fsync
     }
 
-    /// The high watermark: what consumers may read. On a single node it is the written end of
-    /// the log, or the durable end for fsync topics (so nothing a consumer saw can vanish in a
-    /// machine crash).
-    pub fn high_watermark(&self) -> i64 {
-        let p = self.log.progress();
-        (if self.is_fsync() {
-            p.durable
-        } else {
-            p.written
-        }) as i64
+    /// The replication state, locked (never across I/O or an await).
+    pub(crate) fn replica(&self) -> MutexGuard<'_, ReplicaState> {
+        match self.replica_state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Writes the high watermark to the partition's checkpoint if it moved (blocking file I/O).
+    pub fn checkpoint_hw(&self) -> std::io::Result<()> {
+        let hw = self.hw.load(Ordering::Acquire);
+        if self.hw_checkpointed.load(Ordering::Acquire) == hw {
+            return Ok(());
+        }
+        write_hw_checkpoint(self.log.dir(), hw)?;
+        self.hw_checkpointed.store(hw, Ordering::Release);
+        Ok(())
     }
 
     /// Kafka's check of a client's `current_leader_epoch` (-1 skips it): a newer epoch than
     /// ours means this broker has not caught up (UNKNOWN_LEADER_EPOCH), an older one means the
     /// client's metadata is stale (FENCED_LEADER_EPOCH).
     pub fn check_leader_epoch(&self, requested: i32) -> Result<(), ServeError> {
-        let current = self.leader_epoch;
+        let current = self.leader_epoch();
         match requested {
             r if r < 0 || r == current => Ok(()),
             r if r > current => Err(ServeError::UnknownLeaderEpoch { got: r, current }),
@@ -229,6 +260,47 @@ impl Partition {
     }
 }
 
+fn write_hw_checkpoint(dir: &Path, hw: i64) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{HW_CHECKPOINT_FILE}.tmp"));
+    std::fs::write(&tmp, format!("{hw}\n"))?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, dir.join(HW_CHECKPOINT_FILE))?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+fn read_hw_checkpoint(dir: &Path) -> Option<i64> {
+    std::fs::read_to_string(dir.join(HW_CHECKPOINT_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Rebuilds the producer state from the log (after a follower truncated it).
+pub(crate) fn rebuild_producers(log: &Log) -> ProducerStates {
+    restore_producers(log)
+}
+
+/// Feeds one appended idempotent batch into the producer state (replay and followers).
+pub(crate) fn record_batch(states: &mut ProducerStates, h: &hotlog::BatchHeader, now: i64) {
+    if h.producer_id >= 0 && !h.is_control() {
+        let b = IncomingBatch {
+            producer_id: h.producer_id,
+            epoch: h.producer_epoch,
+            first_seq: h.base_sequence,
+            last_seq: h.base_sequence.wrapping_add(h.last_offset_delta),
+        };
+        let meta = BatchMeta {
+            first_seq: b.first_seq,
+            last_seq: b.last_seq,
+            first_offset: h.base_offset,
+            last_offset: h.last_offset(),
+            max_timestamp: h.max_timestamp,
+        };
+        states.record(&b, meta, now);
+    }
+}
+
 fn restore_producers(log: &Log) -> ProducerStates {
     let end = log.log_end_offset();
     let start = log.log_start_offset();
@@ -247,22 +319,7 @@ fn restore_producers(log: &Log) -> ProducerStates {
 fn replay(log: &Log, from: u64, states: &mut ProducerStates) -> hotlog::Result<()> {
     let now = now_ms();
     log.scan_batches(from, |h, _| {
-        if h.producer_id >= 0 && !h.is_control() {
-            let b = IncomingBatch {
-                producer_id: h.producer_id,
-                epoch: h.producer_epoch,
-                first_seq: h.base_sequence,
-                last_seq: h.base_sequence.wrapping_add(h.last_offset_delta),
-            };
-            let meta = BatchMeta {
-                first_seq: b.first_seq,
-                last_seq: b.last_seq,
-                first_offset: h.base_offset,
-                last_offset: h.last_offset(),
-                max_timestamp: h.max_timestamp,
-            };
-            states.record(&b, meta, now);
-        }
+        record_batch(states, h, now);
         Ok(())
     })
 }

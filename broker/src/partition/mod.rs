@@ -1,9 +1,11 @@
-//! The partitions this broker leads, kept in step with the metadata image: logs opened when
-//! topics or partitions appear, settings applied when configs change, logs closed and their
-//! directories deleted when topics go.
+//! The partition replicas this broker hosts, kept in step with the metadata image: logs opened
+//! when topics or partitions assigned to this broker appear, roles (leader or follower) and
+//! ISRs applied from the image, settings applied when configs change, logs closed and their
+//! directories deleted when topics go or a reassignment moves a replica away.
 
 mod leader;
 pub mod producers;
+mod replica;
 mod snapshot;
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,6 +17,8 @@ use hotlog::{Engine, Log};
 
 pub use leader::{Partition, log_config, now_ms};
 use leader::{read_partition_metadata, write_partition_metadata};
+pub(crate) use leader::{rebuild_producers, record_batch};
+pub use replica::{ReplicaState, ReplicationWait, Role, Transition};
 
 /// Why partitions could not be opened or removed.
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +51,50 @@ pub enum PartitionError {
 pub struct TopicState {
     pub name: Arc<str>,
     pub id: TopicId,
+    /// The partitions this broker holds a replica of, by increasing index.
     pub partitions: Vec<Arc<Partition>>,
+    /// How many partitions the topic has in the cluster.
+    pub partition_count: usize,
     configs: BTreeMap<String, String>,
+}
+
+/// Why a partition of a known topic is not served here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// No such partition index.
+    Unknown,
+    /// The partition exists but this broker holds no replica of it (Kafka answers
+    /// NOT_LEADER_OR_FOLLOWER: the client's metadata is stale).
+    NotHere,
+}
+
+impl TopicState {
+    /// The partition `index`, if this broker holds a replica of it.
+    pub fn partition(&self, index: i32) -> Result<Arc<Partition>, Missing> {
+        if index < 0 || index as usize >= self.partition_count {
+            return Err(Missing::Unknown);
+        }
+        match self.partitions.binary_search_by_key(&index, |p| p.index) {
+            Ok(i) => Ok(self.partitions[i].clone()),
+            Err(_) => Err(Missing::NotHere),
+        }
+    }
+
+    /// The partitions hosted here.
+    pub fn hosted(&self) -> impl Iterator<Item = &Arc<Partition>> {
+        self.partitions.iter()
+    }
+
+    /// Slots by partition index, `None` where no replica is hosted.
+    fn slots(&self) -> Vec<Option<Arc<Partition>>> {
+        let mut slots = vec![None; self.partition_count];
+        for p in &self.partitions {
+            if let Some(slot) = slots.get_mut(p.index as usize) {
+                *slot = Some(p.clone());
+            }
+        }
+        slots
+    }
 }
 
 #[derive(Debug, Default)]
@@ -57,9 +103,11 @@ struct Tables {
     by_id: HashMap<TopicId, Arc<str>>,
 }
 
-/// Every partition this node leads.
+/// Every partition replica this node hosts.
 #[derive(Debug)]
 pub struct Partitions {
+    /// This broker's id: partitions whose replicas include it are opened here.
+    node_id: i32,
     engine: Engine,
     data_dir: PathBuf,
     defaults: BTreeMap<String, String>,
@@ -84,8 +132,14 @@ fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
 
 impl Partitions {
     /// `defaults` are the broker-wide topic config defaults (Kafka names).
-    pub fn new(engine: Engine, data_dir: PathBuf, defaults: BTreeMap<String, String>) -> Self {
+    pub fn new(
+        node_id: i32,
+        engine: Engine,
+        data_dir: PathBuf,
+        defaults: BTreeMap<String, String>,
+    ) -> Self {
         Partitions {
+            node_id,
             engine,
             data_dir,
             defaults,
@@ -108,19 +162,19 @@ impl Partitions {
         t.by_id.get(&id).and_then(|n| t.by_name.get(n)).cloned()
     }
 
+    pub fn node_id(&self) -> i32 {
+        self.node_id
+    }
+
     pub fn get(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
-        let t = self.topic(topic)?;
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| t.partitions.get(i))
-            .cloned()
+        self.topic(topic)?.partition(index).ok()
     }
 
     pub fn all(&self) -> Vec<Arc<Partition>> {
         read(&self.tables)
             .by_name
             .values()
-            .flat_map(|t| t.partitions.iter().cloned())
+            .flat_map(|t| t.hosted().cloned())
             .collect()
     }
 
@@ -155,11 +209,24 @@ impl Partitions {
 
     fn apply_topic(&self, topic: &Topic) -> Result<(), PartitionError> {
         let existing = self.topic(&topic.name).filter(|t| t.id == topic.id);
+        let me = self.node_id;
         let wanted = topic.partitions.len();
+        let hosted_now = |i: usize| topic.partitions[i].replicas.contains(&me);
+        let now = now_ms();
         if let Some(t) = &existing
-            && t.partitions.len() == wanted
+            && t.partition_count == wanted
             && t.configs == topic.configs
+            && t.slots()
+                .iter()
+                .enumerate()
+                .all(|(i, p)| p.is_some() == hosted_now(i))
         {
+            // Nothing opens or closes: only roles, epochs and ISRs may have moved.
+            for p in &t.partitions {
+                if let Some(info) = topic.partitions.get(p.index as usize) {
+                    p.apply_assignment(info, now);
+                }
+            }
             return Ok(());
         }
         let settings = Arc::new(
@@ -171,15 +238,12 @@ impl Partitions {
             })?,
         );
         let name: Arc<str> = Arc::from(topic.name.as_str());
-        let mut partitions = existing
-            .as_ref()
-            .map(|t| t.partitions.clone())
-            .unwrap_or_default();
+        let mut partitions = existing.as_ref().map(|t| t.slots()).unwrap_or_default();
         if existing
             .as_ref()
             .is_some_and(|t| t.configs != topic.configs)
         {
-            for p in &partitions {
+            for p in partitions.iter().flatten() {
                 p.set_settings(settings.clone())
                     .map_err(|source| PartitionError::Log {
                         topic: topic.name.clone(),
@@ -188,26 +252,59 @@ impl Partitions {
                     })?;
             }
         }
-        for index in partitions.len()..wanted {
-            let index = index as i32;
-            let log = self.open_log(&topic.name, topic.id, index, &settings)?;
-            partitions.push(Arc::new(Partition::new(
-                name.clone(),
-                topic.id,
-                index,
-                log,
-                settings.clone(),
-            )));
+        partitions.resize(wanted.max(partitions.len()), None);
+        let mut leaving = Vec::new();
+        for (i, slot) in partitions.iter_mut().enumerate().take(wanted) {
+            match (slot.is_some(), hosted_now(i)) {
+                (false, true) => {
+                    let index = i as i32;
+                    let log = self.open_log(&topic.name, topic.id, index, &settings)?;
+                    *slot = Some(Arc::new(Partition::new(
+                        name.clone(),
+                        topic.id,
+                        index,
+                        log,
+                        settings.clone(),
+                        me,
+                    )));
+                }
+                (true, false) => leaving.extend(slot.take()),
+                _ => {}
+            }
+        }
+        for (p, info) in partitions.iter().zip(&topic.partitions) {
+            if let Some(p) = p {
+                p.apply_assignment(info, now);
+            }
         }
         let state = Arc::new(TopicState {
             name: name.clone(),
             id: topic.id,
-            partitions,
+            partition_count: partitions.len(),
+            partitions: partitions.into_iter().flatten().collect(),
             configs: topic.configs.clone(),
         });
-        let mut t = write(&self.tables);
-        t.by_id.insert(topic.id, name.clone());
-        t.by_name.insert(name, state);
+        {
+            let mut t = write(&self.tables);
+            t.by_id.insert(topic.id, name.clone());
+            t.by_name.insert(name, state);
+        }
+        // A reassignment moved these replicas away: stop serving them, then delete them.
+        for p in leaving {
+            p.apply_assignment(
+                &controller::PartitionInfo {
+                    leader: controller::NO_LEADER,
+                    leader_epoch: p.leader_epoch(),
+                    partition_epoch: 0,
+                    replicas: Vec::new(),
+                    isr: Vec::new(),
+                    adding_replicas: Vec::new(),
+                    removing_replicas: Vec::new(),
+                },
+                now,
+            );
+            self.delete_partition(&topic.name, topic.id, &p)?;
+        }
         Ok(())
     }
 
@@ -260,8 +357,7 @@ impl Partitions {
     }
 
     fn remove_topic(&self, t: &TopicState) -> Result<(), PartitionError> {
-        if t.partitions
-            .iter()
+        if t.hosted()
             .any(|p| p.settings().remote_storage_enable || p.remote().is_some())
         {
             self.requeue_removed_tiered(t.name.clone(), t.id);
@@ -277,22 +373,34 @@ impl Partitions {
             }
             tables.by_id.remove(&t.id);
         }
-        for p in &t.partitions {
-            if let Err(e) = p.log.close() {
-                tracing::warn!(topic = %t.name, partition = p.index, error = %e, "closing a deleted partition");
-            }
-            let dir = p.log.dir().to_path_buf();
-            let doomed = self
-                .data_dir
-                .join(format!("{}-{}.{}-delete", t.name, p.index, t.id));
-            std::fs::rename(&dir, &doomed).map_err(|source| PartitionError::Io {
-                op: "rename for deletion",
-                path: dir,
-                source,
-            })?;
-            if let Err(e) = std::fs::remove_dir_all(&doomed) {
-                tracing::warn!(dir = %doomed.display(), error = %e, "deleting a deleted partition's files");
-            }
+        for p in t.hosted() {
+            self.delete_partition(&t.name, t.id, p)?;
+        }
+        Ok(())
+    }
+
+    /// Closes a partition's log and deletes its directory (rename first, so a crash leaves a
+    /// `-delete` directory that the next start removes).
+    fn delete_partition(
+        &self,
+        topic: &str,
+        id: TopicId,
+        p: &Partition,
+    ) -> Result<(), PartitionError> {
+        if let Err(e) = p.log.close() {
+            tracing::warn!(topic, partition = p.index, error = %e, "closing a deleted partition");
+        }
+        let dir = p.log.dir().to_path_buf();
+        let doomed = self
+            .data_dir
+            .join(format!("{topic}-{}.{id}-delete", p.index));
+        std::fs::rename(&dir, &doomed).map_err(|source| PartitionError::Io {
+            op: "rename for deletion",
+            path: dir,
+            source,
+        })?;
+        if let Err(e) = std::fs::remove_dir_all(&doomed) {
+            tracing::warn!(dir = %doomed.display(), error = %e, "deleting a deleted partition's files");
         }
         Ok(())
     }
@@ -312,9 +420,22 @@ impl Partitions {
         }
     }
 
-    /// Writes producer snapshots and closes every log (clean shutdown). Blocking.
+    /// Writes every partition's high-watermark checkpoint that moved. Blocking.
+    pub fn checkpoint_hws(&self) {
+        for p in self.all() {
+            if let Err(e) = p.checkpoint_hw() {
+                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "writing the high-watermark checkpoint");
+            }
+        }
+    }
+
+    /// Writes producer snapshots and high-watermark checkpoints and closes every log (clean
+    /// shutdown). Blocking.
     pub fn close_all(&self) {
         for p in self.all() {
+            if let Err(e) = p.checkpoint_hw() {
+                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "writing the high-watermark checkpoint");
+            }
             if let Err(e) = p.snapshot_producers() {
                 tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "writing the producer snapshot");
             }

@@ -25,6 +25,9 @@ pub struct PartitionOut {
     /// `None` for read_uncommitted fetches; the aborted transactions otherwise.
     pub aborted: Option<Vec<(i64, i64)>>,
     pub records: Option<Records>,
+    /// KIP-320, to a follower whose log diverges: `(epoch, end_offset)` to truncate to (a
+    /// tagged field, v12+).
+    pub diverging_epoch: Option<(i32, i64)>,
 }
 
 /// A partition's records: a region of a segment file (sent with sendfile), or bytes read back
@@ -83,6 +86,7 @@ impl PartitionOut {
             log_start_offset: -1,
             aborted: None,
             records: None,
+            diverging_epoch: None,
         }
     }
 
@@ -229,7 +233,18 @@ pub fn encode(version: i16, correlation_id: i32, out: &FetchOut) -> Outgoing {
                 w.buf.put_i32(-1); // preferred read replica: none
             }
             w.put_records(p.records.as_ref());
-            w.put_no_tagged_fields();
+            match p.diverging_epoch {
+                Some((epoch, end_offset)) if w.flexible => {
+                    // One tagged field: tag 0, DivergingEpoch { epoch, end_offset, no tags }.
+                    w.put_uvarint(1);
+                    w.put_uvarint(0);
+                    w.put_uvarint(4 + 8 + 1);
+                    w.buf.put_i32(epoch);
+                    w.buf.put_i64(end_offset);
+                    w.put_no_tagged_fields();
+                }
+                _ => w.put_no_tagged_fields(),
+            }
         }
         w.put_no_tagged_fields();
     }
@@ -285,6 +300,11 @@ mod tests {
                         log_start_offset: 2,
                         aborted: Some(vec![(5, 6)]),
                         records: Some(Records::File(slice(records))),
+                        diverging_epoch: None,
+                    },
+                    PartitionOut {
+                        diverging_epoch: Some((3, 77)),
+                        ..PartitionOut::error(2, 0)
                     },
                     PartitionOut::error(1, 3),
                 ],
@@ -318,10 +338,16 @@ mod tests {
             assert_eq!(p.high_watermark, 10);
             assert_eq!(p.records.as_deref(), Some(&records[..]));
             assert_eq!(p.aborted_transactions.as_ref().unwrap()[0].producer_id, 5);
-            let e = &t.partitions[1];
+            let e = &t.partitions[2];
             assert_eq!(e.error_code, 3);
             assert_eq!(e.records.as_deref(), Some(&b""[..]), "never null records");
             assert!(e.aborted_transactions.is_none());
+            let d = &t.partitions[1].diverging_epoch;
+            if version >= FIRST_FLEXIBLE {
+                assert_eq!((d.epoch, d.end_offset), (3, 77));
+            } else {
+                assert_eq!((d.epoch, d.end_offset), (-1, -1));
+            }
         }
     }
 }

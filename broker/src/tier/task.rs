@@ -119,14 +119,15 @@ async fn upload_partition(broker: &Broker, p: &Partition) -> (bool, u32) {
             return (false, 0);
         }
     };
-    if p.settings().remote_copy_disable {
+    if p.settings().remote_copy_disable || !p.is_leader() {
+        // Only the leader uploads (Kafka's RLM copies from leaders only).
         return (true, 0);
     }
     let cfg = broker.tier.upload_config(p);
     let mut uploaded = 0;
     for _ in 0..SEGMENTS_PER_ROUND {
         match remote
-            .upload_next(&p.log, p.high_watermark(), p.leader_epoch, &cfg)
+            .upload_next(&p.log, p.high_watermark(), p.leader_epoch(), &cfg)
             .await
         {
             Ok(Some(_)) => uploaded += 1,
@@ -170,6 +171,9 @@ async fn retention_round(broker: &Broker) {
         let Some(remote) = p.remote() else {
             continue;
         };
+        if !p.is_leader() {
+            continue;
+        }
         let s = p.settings();
         let end = remote.tiered_end();
         let local_only_bytes = p
@@ -186,7 +190,7 @@ async fn retention_round(broker: &Broker) {
         };
         let result = async {
             let removed = remote
-                .enforce_retention(now_ms(), &retention, p.leader_epoch)
+                .enforce_retention(now_ms(), &retention, p.leader_epoch())
                 .await?;
             let orphans = remote.delete_orphans(grace).await?;
             Ok::<_, tiering::remote::TierError>((removed, orphans))

@@ -220,6 +220,20 @@ impl Log {
         self.state().epochs.clone()
     }
 
+    /// Records that `epoch` starts at the log end (a broker becoming the partition's leader at
+    /// a new epoch, before it appends anything, as Kafka's `assignEpochStartOffset`). Epochs not
+    /// newer than the latest known one are ignored. Returns the start offset recorded.
+    pub fn assign_epoch(&self, epoch: i32) -> Result<Option<u64>> {
+        let mut st = self.state();
+        self.shared.check_open(&st)?;
+        let start = st.next_offset;
+        if !st.epochs.assign(epoch, start) {
+            return Ok(None);
+        }
+        self.shared.checkpoint_epochs(&st.epochs)?;
+        Ok(Some(start))
+    }
+
     /// The segments, oldest first.
     pub fn segments(&self) -> Vec<SegmentInfo> {
         let st = self.state();

@@ -257,4 +257,54 @@ impl Log {
         tracing::info!(dir = %self.shared.dir.display(), new_end, "truncated log");
         Ok(new_end)
     }
+
+    /// Empties the log and restarts it at `offset` (Kafka's `truncateFullyAndStartAt`: a
+    /// follower whose log end is below the leader's log start, or that is ahead of the leader's
+    /// log end). Every segment is deleted, the log start and log end become `offset`, and the
+    /// leader-epoch cache is cleared. Waits for every write in flight first.
+    pub fn reset_to(&self, offset: u64) -> Result<()> {
+        let _span = tracing::info_span!("hotlog.log.reset", offset).entered();
+        let mut st = self.state();
+        self.shared.check_open(&st)?;
+        self.shared
+            .engine
+            .run_blocking_background(self.shared.shard, Box::new(|| Ok(())))?
+            .map_err(|e| HotlogError::io("reset", &*self.shared.dir, e))?;
+        self.shared.check_open(&st)?;
+        let dir = Arc::clone(&self.shared.dir);
+        let io = |e| HotlogError::io("reset", &*dir, e);
+        // The new segment is created before the map is emptied, so a failure leaves the log
+        // whole; an old segment at the same base is removed first (its file is reused empty).
+        if let Some(same) = st.segments.remove(&offset) {
+            same.delete_files().map_err(io)?;
+            metrics::deleted(1);
+        }
+        let fresh = Segment::create(Arc::clone(&dir), offset, super::now_ms()).map_err(io)?;
+        let old = std::mem::take(&mut st.segments);
+        st.segments.insert(offset, Arc::new(fresh));
+        for seg in old.into_values() {
+            seg.delete_files().map_err(io)?;
+            metrics::deleted(1);
+        }
+        st.next_offset = offset;
+        st.log_start = offset;
+        st.epochs = crate::checkpoint::LeaderEpochCache::default();
+        write_atomic(&dir, LEADER_EPOCH_FILE, st.epochs.encode().as_bytes()).map_err(io)?;
+        write_atomic(&dir, LOG_START_FILE, offset.to_string().as_bytes()).map_err(io)?;
+        if read_offset(&dir.join(CLEANER_CHECKPOINT_FILE))
+            .map_err(io)?
+            .is_some()
+        {
+            write_atomic(&dir, CLEANER_CHECKPOINT_FILE, offset.to_string().as_bytes())
+                .map_err(io)?;
+        }
+        fsync_dir(&dir).map_err(io)?;
+        self.shared.progress.send_modify(|p| {
+            p.written = offset;
+            p.durable = offset;
+        });
+        drop(st);
+        tracing::info!(dir = %self.shared.dir.display(), offset, "reset log");
+        Ok(())
+    }
 }
