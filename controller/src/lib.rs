@@ -46,6 +46,8 @@ mod ids;
 mod local;
 mod model;
 mod names;
+mod raft;
+mod rpc;
 mod settings;
 mod snapshot;
 mod state;
@@ -61,6 +63,7 @@ pub use model::{
     QuorumInfo, QuorumMember, Reassignment, Topic,
 };
 pub use names::{MAX_TOPIC_NAME_LEN, validate_topic_name};
+pub use raft::{QuorumConfig, RaftStore, Seed};
 pub use settings::{RemoteCompression, TimestampType, TopicSettings};
 pub use state::MAX_PARTITIONS_PER_TOPIC;
 pub use store::MetadataStore;

@@ -1,0 +1,915 @@
+//! [`RaftStore`]: the metadata store of a cluster, replicated by an openraft quorum.
+//!
+//! The voters (`controller.quorum.voters`) run raft over the controller RPC protocol
+//! ([`crate::rpc`]); broker-only nodes follow the log as openraft learners. Every member keeps
+//! the whole [`ClusterState`] in memory, applying committed [`Command`]s with
+//! [`crate::cluster::apply`], and serves [`MetadataStore::image`] from it.
+//!
+//! - Log and state: [`log_store`] (the log, vote and committed id under `<dir>/raft/`) and
+//!   [`state_machine`] (the applied state and its snapshots).
+//! - Writes from any member become a [`Command`] proposed on the leader: locally with
+//!   `client_write`, or forwarded (`Propose`) and retried across leader changes until
+//!   `request_timeout_ms`. A call returns once the command is committed and applied on the
+//!   member that was asked, so that its next image shows the change. Dropping the caller's
+//!   future cannot split memory from disk (both belong to the raft task); the command may
+//!   still commit.
+//! - Broker liveness ([`liveness`]) is the leader's: heartbeats are forwarded to it and kept
+//!   in memory; a ticker proposes `FenceBroker` for silent brokers.
+
+mod liveness;
+mod log_store;
+mod network;
+mod state_machine;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, Config, Raft, ServerState, SnapshotPolicy};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use self::liveness::Liveness;
+use self::log_store::LogStore;
+use self::network::Network;
+use self::state_machine::{Applier, StateMachine};
+use crate::cluster::{self, ClusterState, Command, Reply};
+use crate::error::ControllerError;
+use crate::model::{
+    BrokerRegistration, ConfigOp, ElectionResult, ElectionType, Heartbeat, HeartbeatReply,
+    IsrChange, MetadataImage, NewTopic, PartitionInfo, QuorumInfo, QuorumMember, Reassignment,
+    Topic,
+};
+use crate::rpc::{self, Pool, Request, Response, WireError};
+use crate::store::MetadataStore;
+
+/// Node ids are Kafka's `node.id`.
+pub(crate) type NodeId = i32;
+
+openraft::declare_raft_types!(
+    /// openraft's types for the metadata quorum.
+    pub(crate) TypeConfig:
+        D = Command,
+        R = Applied,
+        NodeId = NodeId,
+        Node = BasicNode,
+        SnapshotData = std::io::Cursor<Vec<u8>>,
+);
+
+/// What applying one log entry returned: a command's error is a normal outcome for its
+/// proposer, not a raft failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Applied(pub(crate) Result<Reply, WireError>);
+
+/// The function committed commands are applied with ([`cluster::apply`]; tests swap in fakes).
+pub(crate) type ApplyFn = fn(&mut ClusterState, &Command) -> Result<Reply, ControllerError>;
+
+/// The cluster state a new quorum starts from (called at most once, on the first leader).
+pub type Seed = Box<dyn FnOnce() -> ClusterState + Send>;
+
+/// How one member of the metadata quorum runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuorumConfig {
+    pub node_id: i32,
+    /// This node votes (process role "controller"); false = a broker-only node that follows
+    /// the log as a learner.
+    pub voter: bool,
+    /// Where this node's controller RPC listener binds (every member listens: learners receive
+    /// AppendEntries too). Port 0 allowed.
+    pub listen: SocketAddr,
+    /// The address other members use to reach this node (host:port); empty = listen.
+    pub advertise: String,
+    /// The voters: node id -> "host:port" of their controller listener (Kafka's
+    /// controller.quorum.voters).
+    pub voters: BTreeMap<i32, String>,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    pub raft_heartbeat_ms: u64,
+    /// broker.session.timeout.ms: the active controller fences a broker with no heartbeat for
+    /// this long.
+    pub session_timeout_ms: u64,
+    /// How long a call waits for a leader / for its command to commit before failing.
+    pub request_timeout_ms: u64,
+}
+
+/// The metadata store of a quorum member. See the module docs.
+pub struct RaftStore {
+    inner: Arc<Inner>,
+    local_addr: SocketAddr,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+struct Inner {
+    id: NodeId,
+    cfg: QuorumConfig,
+    /// The address this node gives to others.
+    advertise: String,
+    raft: Raft<TypeConfig>,
+    metrics: watch::Receiver<openraft::RaftMetrics<NodeId, BasicNode>>,
+    sm: Arc<Applier>,
+    pool: Arc<Pool>,
+    liveness: Liveness,
+    seed: Mutex<(Option<Seed>, Option<ClusterState>)>,
+}
+
+/// Where a call goes.
+enum Target {
+    Local,
+    Remote(NodeId, String),
+}
+
+impl RaftStore {
+    /// Opens the raft log and state under `dir`, binds the RPC listener on `cfg.listen`, starts
+    /// raft. If the log is empty and this node is a voter, it initializes the membership from
+    /// `voters`; once a leader exists, the leader proposes `Command::Bootstrap(seed())` when
+    /// the applied state has no cluster id yet. Returns without waiting for a leader.
+    pub async fn open(
+        dir: &Path,
+        cfg: QuorumConfig,
+        seed: Seed,
+    ) -> Result<RaftStore, ControllerError> {
+        let listener = std::net::TcpListener::bind(cfg.listen)
+            .map_err(|e| ControllerError::io(format!("bind {}", cfg.listen), e))?;
+        Self::open_with_listener(dir, cfg, listener, seed).await
+    }
+
+    /// [`RaftStore::open`] on a listener bound already (`cfg.listen` is then ignored): lets
+    /// tests bind every member's port before building the voters map.
+    pub async fn open_with_listener(
+        dir: &Path,
+        cfg: QuorumConfig,
+        listener: std::net::TcpListener,
+        seed: Seed,
+    ) -> Result<RaftStore, ControllerError> {
+        Self::open_inner(dir, cfg, listener, seed, cluster::apply).await
+    }
+
+    pub(crate) async fn open_inner(
+        dir: &Path,
+        cfg: QuorumConfig,
+        listener: std::net::TcpListener,
+        seed: Seed,
+        apply: ApplyFn,
+    ) -> Result<RaftStore, ControllerError> {
+        let invalid = |m: String| Err(ControllerError::InvalidRequest(m));
+        if cfg.voters.is_empty() {
+            return invalid("the quorum needs at least one voter".into());
+        }
+        if cfg.voter != cfg.voters.contains_key(&cfg.node_id) {
+            return invalid(format!(
+                "node {} is {}a voter, but the voters are {:?}",
+                cfg.node_id,
+                if cfg.voter { "" } else { "not " },
+                cfg.voters.keys().collect::<Vec<_>>()
+            ));
+        }
+        let io = |what: &str, e| ControllerError::io(what.to_string(), e);
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| io("listener", e))?;
+        let local_addr = listener.local_addr().map_err(|e| io("listener", e))?;
+        let listener =
+            tokio::net::TcpListener::from_std(listener).map_err(|e| io("listener", e))?;
+        let advertise = if cfg.advertise.is_empty() {
+            local_addr.to_string()
+        } else {
+            cfg.advertise.clone()
+        };
+
+        let raft_dir = dir.join("raft");
+        let (log, sm) = tokio::task::spawn_blocking(move || {
+            let log = LogStore::open(&raft_dir)?;
+            let sm = StateMachine::open(&raft_dir, apply)?;
+            Ok::<_, ControllerError>((log, sm))
+        })
+        .await
+        .map_err(|_| ControllerError::Stopped)??;
+        let applier = Arc::clone(&sm.shared);
+
+        let config = raft_config(&cfg)?;
+        let pool = Arc::new(Pool::default());
+        let network = Network {
+            pool: Arc::clone(&pool),
+        };
+        let raft = Raft::new(cfg.node_id, Arc::new(config), network, log, sm)
+            .await
+            .map_err(|e| ControllerError::InvalidRequest(format!("raft failed to start: {e}")))?;
+        let metrics = raft.metrics();
+        let inner = Arc::new(Inner {
+            id: cfg.node_id,
+            advertise,
+            raft,
+            metrics,
+            sm: applier,
+            pool,
+            liveness: Liveness::default(),
+            seed: Mutex::new((Some(seed), None)),
+            cfg,
+        });
+
+        let span = |name: &'static str| {
+            tracing::info_span!("controller.raft", task = name, node = inner.id)
+        };
+        let mut tasks = Vec::new();
+        let handler: Arc<dyn rpc::Handler> = Arc::clone(&inner) as _;
+        tasks.push(tokio::spawn(
+            rpc::serve(listener, handler).instrument(span("rpc")),
+        ));
+        if inner.cfg.voter {
+            let initialized = inner
+                .raft
+                .is_initialized()
+                .await
+                .map_err(|_| ControllerError::Stopped)?;
+            if !initialized {
+                let members: BTreeMap<NodeId, BasicNode> = inner
+                    .cfg
+                    .voters
+                    .iter()
+                    .map(|(id, addr)| (*id, BasicNode::new(addr)))
+                    .collect();
+                // Every voter may do this; a second initialize is refused harmlessly.
+                if let Err(e) = inner.raft.initialize(members).await {
+                    tracing::debug!(error = %e, "controller.raft.initialize refused");
+                }
+            }
+        }
+        tasks.push(tokio::spawn(
+            Arc::clone(&inner)
+                .watch_metrics()
+                .instrument(span("metrics")),
+        ));
+        tasks.push(tokio::spawn(
+            Arc::clone(&inner).bootstrap().instrument(span("bootstrap")),
+        ));
+        tasks.push(tokio::spawn(
+            Arc::clone(&inner)
+                .fence_ticker()
+                .instrument(span("liveness")),
+        ));
+        if !inner.cfg.voter {
+            tasks.push(tokio::spawn(
+                Arc::clone(&inner)
+                    .join_as_learner()
+                    .instrument(span("join")),
+            ));
+        }
+        tracing::info!(
+            node = inner.id,
+            voter = inner.cfg.voter,
+            addr = %local_addr,
+            voters = ?inner.cfg.voters,
+            "controller.raft.open"
+        );
+        Ok(RaftStore {
+            inner,
+            local_addr,
+            tasks: Mutex::new(tasks),
+        })
+    }
+
+    /// The bound RPC address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Waits until a leader is known and the state is bootstrapped (has a cluster id) here.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), ControllerError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let leader = self.inner.metrics.borrow().current_leader;
+            if leader.is_some() && !self.inner.sm.image().cluster_id.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                // TODO(merge): a typed timeout error.
+                return Err(ControllerError::Stopped);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Stops raft, the listener and the background tasks. Later calls fail with
+    /// [`ControllerError::Stopped`]; `image()` keeps the last state.
+    pub async fn shutdown(&self) {
+        for task in std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner())) {
+            task.abort();
+        }
+        if let Err(e) = self.inner.raft.shutdown().await {
+            tracing::debug!(error = %e, "controller.raft.shutdown");
+        }
+        self.inner.pool.clear();
+        tracing::info!(node = self.inner.id, "controller.raft.stopped");
+    }
+
+    #[cfg(test)]
+    pub(crate) fn raft(&self) -> &Raft<TypeConfig> {
+        &self.inner.raft
+    }
+
+    async fn propose(&self, command: Command) -> Result<Reply, ControllerError> {
+        self.inner.propose(command).await
+    }
+
+    /// A topic command: validate-only ones run on a copy of the local state.
+    async fn topic_command(
+        &self,
+        command: Command,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, ControllerError> {
+        let reply = if validate_only {
+            self.inner.sm.dry_run(&command)?
+        } else {
+            self.propose(command).await?
+        };
+        match reply {
+            Reply::Topic(t) => Ok(t),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+impl Drop for RaftStore {
+    fn drop(&mut self) {
+        for task in std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner())) {
+            task.abort();
+        }
+    }
+}
+
+impl fmt::Debug for RaftStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let image = self.inner.sm.image();
+        f.debug_struct("RaftStore")
+            .field("node_id", &self.inner.id)
+            .field("addr", &self.local_addr)
+            .field("leader", &self.inner.metrics.borrow().current_leader)
+            .field("cluster_id", &image.cluster_id)
+            .field("version", &image.version)
+            .finish()
+    }
+}
+
+fn unexpected(reply: Reply) -> ControllerError {
+    ControllerError::InvalidRequest(format!("unexpected reply from the quorum: {reply:?}"))
+}
+
+// TODO(merge): a typed timeout / not-controller error; `Stopped` is the closest today (the
+// outcome is unknown, Kafka REQUEST_TIMED_OUT).
+fn timed_out(what: &str) -> ControllerError {
+    tracing::debug!(what, "controller.raft timed out");
+    ControllerError::Stopped
+}
+
+fn raft_config(cfg: &QuorumConfig) -> Result<Config, ControllerError> {
+    let (mut min, mut max, mut heartbeat) = (
+        cfg.election_timeout_min_ms.max(2),
+        cfg.election_timeout_max_ms,
+        cfg.raft_heartbeat_ms.max(1),
+    );
+    if cfg.voter && cfg.voters.len() == 1 {
+        // Nobody to hear from: elect ourselves quickly after a restart.
+        min = min.min(60);
+        max = max.min(120);
+        heartbeat = heartbeat.min(20);
+    }
+    max = max.max(min + 1);
+    heartbeat = heartbeat.min(min - 1).max(1);
+    let config = Config {
+        cluster_name: "strata-metadata".into(),
+        election_timeout_min: min,
+        election_timeout_max: max,
+        heartbeat_interval: heartbeat,
+        install_snapshot_timeout: cfg.request_timeout_ms.max(200),
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(1000),
+        max_in_snapshot_log_to_keep: 100,
+        ..Default::default()
+    };
+    config
+        .validate()
+        .map_err(|e| ControllerError::InvalidRequest(format!("raft config: {e}")))
+}
+
+impl Inner {
+    fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.cfg.request_timeout_ms)
+    }
+
+    fn is_leader(&self) -> bool {
+        let m = self.metrics.borrow();
+        m.state == ServerState::Leader && m.current_leader == Some(self.id)
+    }
+
+    fn leader(&self) -> Option<NodeId> {
+        self.metrics.borrow().current_leader
+    }
+
+    /// The controller address of member `id`.
+    fn addr_of(&self, id: NodeId) -> Option<String> {
+        if let Some(addr) = self.cfg.voters.get(&id) {
+            return Some(addr.clone());
+        }
+        let m = self.metrics.borrow();
+        m.membership_config
+            .membership()
+            .get_node(&id)
+            .map(|n| n.addr.clone())
+    }
+
+    /// Waits for a known leader.
+    async fn find_leader(&self, deadline: Instant) -> Result<Target, ControllerError> {
+        let mut rx = self.metrics.clone();
+        loop {
+            let leader = rx.borrow_and_update().current_leader;
+            if let Some(l) = leader {
+                if l == self.id {
+                    return Ok(Target::Local);
+                }
+                if let Some(addr) = self.addr_of(l) {
+                    return Ok(Target::Remote(l, addr));
+                }
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(ControllerError::Stopped),
+                Err(_) => return Err(timed_out("no leader")),
+            }
+        }
+    }
+
+    /// Waits until this member has applied the log up to `index`.
+    async fn wait_applied(&self, index: u64, deadline: Instant) -> Result<(), ControllerError> {
+        let mut rx = self.sm.applied();
+        match tokio::time::timeout_at(deadline, rx.wait_for(|&a| a >= index)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(ControllerError::Stopped),
+            Err(_) => Err(timed_out("apply")),
+        }
+    }
+
+    /// Commits `command` through the leader and returns its result once it is applied here.
+    async fn propose(&self, command: Command) -> Result<Reply, ControllerError> {
+        let span = tracing::debug_span!("controller.raft.propose", node = self.id);
+        async move {
+            let deadline = Instant::now() + self.request_timeout();
+            loop {
+                match self.find_leader(deadline).await? {
+                    Target::Local => {
+                        let write = self.raft.client_write(command.clone());
+                        match tokio::time::timeout_at(deadline, write).await {
+                            Ok(Ok(resp)) => return resp.data.0.map_err(ControllerError::from),
+                            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {}
+                            Ok(Err(RaftError::APIError(e))) => {
+                                return Err(ControllerError::InvalidRequest(e.to_string()));
+                            }
+                            Ok(Err(RaftError::Fatal(_))) => return Err(ControllerError::Stopped),
+                            Err(_) => return Err(timed_out("commit")),
+                        }
+                    }
+                    Target::Remote(leader, addr) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        let req = Request::Propose(command.clone());
+                        match self.pool.call(&addr, &req, left).await {
+                            Ok(Response::Applied { result, index }) => {
+                                self.wait_applied(index, deadline).await?;
+                                return result.map_err(ControllerError::from);
+                            }
+                            Ok(Response::NotLeader { .. } | Response::Refused(_)) => {}
+                            Ok(other) => {
+                                return Err(ControllerError::InvalidRequest(format!(
+                                    "unexpected answer from node {leader}: {other:?}"
+                                )));
+                            }
+                            Err(e) => tracing::debug!(leader, error = %e, "controller.raft.forward failed"),
+                        }
+                    }
+                }
+                if Instant::now() >= deadline {
+                    return Err(timed_out("propose"));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// A broker heartbeat, answered by the active controller.
+    async fn heartbeat(&self, hb: Heartbeat) -> Result<HeartbeatReply, ControllerError> {
+        let deadline = Instant::now() + self.request_timeout();
+        loop {
+            match self.find_leader(deadline).await? {
+                Target::Local => match self.leader_heartbeat(&hb).await {
+                    // Lost the leadership meanwhile: find the new leader.
+                    Err(ControllerError::Stopped) if !self.is_leader() => {}
+                    other => return other,
+                },
+                Target::Remote(leader, addr) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match self
+                        .pool
+                        .call(&addr, &Request::Heartbeat(hb.clone()), left)
+                        .await
+                    {
+                        Ok(Response::Heartbeat(r)) => return r.map_err(ControllerError::from),
+                        Ok(Response::NotLeader { .. } | Response::Refused(_)) => {}
+                        Ok(other) => {
+                            return Err(ControllerError::InvalidRequest(format!(
+                                "unexpected answer from node {leader}: {other:?}"
+                            )));
+                        }
+                        Err(e) => {
+                            tracing::debug!(leader, error = %e, "controller.raft.heartbeat forward failed")
+                        }
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(timed_out("heartbeat"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The leader's side of a heartbeat: session, unfence, controlled shutdown.
+    async fn leader_heartbeat(&self, hb: &Heartbeat) -> Result<HeartbeatReply, ControllerError> {
+        let (id, epoch) = (hb.broker_id, hb.broker_epoch);
+        let reg = self.sm.state().cluster.brokers.get(&id).cloned();
+        // TODO(merge): typed errors for an unknown broker and a stale broker epoch
+        // (Kafka STALE_BROKER_EPOCH).
+        let Some(reg) = reg else {
+            return Err(ControllerError::InvalidRequest(format!(
+                "broker {id} is not registered"
+            )));
+        };
+        if reg.epoch != epoch {
+            return Err(ControllerError::InvalidRequest(format!(
+                "stale broker epoch {epoch} for broker {id} (registered at epoch {})",
+                reg.epoch
+            )));
+        }
+        self.liveness.touch(id, epoch);
+        if hb.want_shutdown {
+            if !reg.shutting_down && self.liveness.begin_shutdown(id, epoch) {
+                tracing::info!(broker = id, epoch, "controller.raft.controlled_shutdown");
+                if let Err(e) = self
+                    .propose(Command::ControlledShutdown { id, epoch })
+                    .await
+                {
+                    self.liveness.shutdown_failed(id, epoch);
+                    return Err(e);
+                }
+            }
+        } else if reg.fenced {
+            tracing::info!(broker = id, epoch, "controller.raft.unfence");
+            self.propose(Command::UnfenceBroker { id, epoch }).await?;
+        }
+        let state = self.sm.state();
+        let reg = state.cluster.brokers.get(&id);
+        Ok(HeartbeatReply {
+            fenced: reg.is_none_or(|r| r.fenced),
+            may_shut_down: reg.is_some_and(|r| r.shutting_down),
+        })
+    }
+
+    /// Logs leader changes, republishes the image naming the new controller, and starts every
+    /// broker session afresh when this node becomes the leader.
+    async fn watch_metrics(self: Arc<Self>) {
+        let mut rx = self.metrics.clone();
+        let mut last_leader = None;
+        let mut led_term = None;
+        loop {
+            let (leader, state, term) = {
+                let m = rx.borrow_and_update();
+                (m.current_leader, m.state, m.current_term)
+            };
+            if leader != last_leader {
+                tracing::info!(node = self.id, leader = ?leader, term, "controller.raft.leader_changed");
+                last_leader = leader;
+                self.sm.set_leader(leader);
+            }
+            if state == ServerState::Leader {
+                if led_term != Some(term) {
+                    led_term = Some(term);
+                    self.liveness.reset();
+                }
+            } else {
+                led_term = None;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Proposes the seed state while this node leads a quorum whose state has no cluster id.
+    async fn bootstrap(self: Arc<Self>) {
+        loop {
+            if !self.sm.image().cluster_id.is_empty() {
+                return;
+            }
+            if self.is_leader() {
+                let seed = {
+                    let mut seed = self.seed.lock().unwrap_or_else(|e| e.into_inner());
+                    if seed.1.is_none() {
+                        seed.1 = seed.0.take().map(|f| f());
+                    }
+                    seed.1.clone()
+                };
+                let Some(seed) = seed else { return };
+                tracing::info!(node = self.id, cluster_id = %seed.cluster_id, "controller.raft.bootstrap");
+                if let Err(e) = self.propose(Command::Bootstrap(Box::new(seed))).await {
+                    tracing::warn!(error = %e, "controller.raft.bootstrap failed; retrying");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// On the leader: fences brokers whose session timed out.
+    async fn fence_ticker(self: Arc<Self>) {
+        let timeout = Duration::from_millis(self.cfg.session_timeout_ms);
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if !self.is_leader() {
+                continue;
+            }
+            let expired = self.liveness.expired(&self.sm.state().cluster, timeout);
+            for (id, epoch) in expired {
+                tracing::info!(
+                    broker = id,
+                    epoch,
+                    "controller.raft.fence: session timed out"
+                );
+                if let Err(e) = self.propose(Command::FenceBroker { id, epoch }).await {
+                    tracing::warn!(broker = id, error = %e, "controller.raft.fence failed");
+                }
+            }
+        }
+    }
+
+    /// On a broker-only node: asks the leader to add this node as a learner, until it is a
+    /// member of the replicated membership.
+    async fn join_as_learner(self: Arc<Self>) {
+        let mut hint: Option<NodeId> = None;
+        loop {
+            let member = self
+                .metrics
+                .borrow()
+                .membership_config
+                .membership()
+                .get_node(&self.id)
+                .is_some_and(|n| n.addr == self.advertise);
+            if member {
+                return;
+            }
+            let mut targets: Vec<String> = hint.and_then(|h| self.addr_of(h)).into_iter().collect();
+            targets.extend(self.cfg.voters.values().cloned());
+            hint = None;
+            let req = Request::JoinAsLearner {
+                id: self.id,
+                addr: self.advertise.clone(),
+            };
+            for addr in targets {
+                match self.pool.call(&addr, &req, self.request_timeout()).await {
+                    Ok(Response::Joined) => {
+                        tracing::info!(node = self.id, via = %addr, "controller.raft.joined as learner");
+                        return;
+                    }
+                    Ok(Response::NotLeader { leader: Some(l) }) => {
+                        hint = Some(l);
+                        break;
+                    }
+                    Ok(other) => tracing::debug!(%addr, answer = ?other, "controller.raft.join"),
+                    Err(e) => tracing::debug!(%addr, error = %e, "controller.raft.join"),
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(if hint.is_some() { 5 } else { 200 })).await;
+        }
+    }
+
+    async fn handle_propose(&self, command: Command) -> Response {
+        if !self.is_leader() {
+            return Response::NotLeader {
+                leader: self.leader(),
+            };
+        }
+        let write = self.raft.client_write(command);
+        match tokio::time::timeout(self.request_timeout(), write).await {
+            Ok(Ok(resp)) => Response::Applied {
+                result: resp.data.0,
+                index: resp.log_id.index,
+            },
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+                Response::NotLeader {
+                    leader: f.leader_id,
+                }
+            }
+            Ok(Err(e)) => Response::Refused(e.to_string()),
+            Err(_) => Response::Refused("timed out waiting for the commit".into()),
+        }
+    }
+
+    async fn handle_join(&self, id: NodeId, addr: String) -> Response {
+        if !self.is_leader() {
+            return Response::NotLeader {
+                leader: self.leader(),
+            };
+        }
+        if self.cfg.voters.contains_key(&id) {
+            return Response::Refused(format!("node {id} is a voter, not a learner"));
+        }
+        let known = self
+            .metrics
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .is_some_and(|n| n.addr == addr);
+        if known {
+            return Response::Joined;
+        }
+        tracing::info!(node = id, %addr, "controller.raft.add_learner");
+        let add = self.raft.add_learner(id, BasicNode::new(&addr), false);
+        match tokio::time::timeout(self.request_timeout(), add).await {
+            Ok(Ok(_)) => Response::Joined,
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+                Response::NotLeader {
+                    leader: f.leader_id,
+                }
+            }
+            Ok(Err(e)) => Response::Refused(e.to_string()),
+            Err(_) => Response::Refused("timed out adding the learner".into()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl rpc::Handler for Inner {
+    async fn handle(&self, req: Request) -> Response {
+        match req {
+            Request::AppendEntries(r) => Response::AppendEntries(self.raft.append_entries(r).await),
+            Request::Vote(r) => Response::Vote(self.raft.vote(r).await),
+            Request::InstallSnapshot(r) => {
+                Response::InstallSnapshot(self.raft.install_snapshot(r).await)
+            }
+            Request::Propose(command) => {
+                let span = tracing::debug_span!("controller.rpc.propose");
+                self.handle_propose(command).instrument(span).await
+            }
+            Request::Heartbeat(hb) => {
+                if !self.is_leader() {
+                    return Response::NotLeader {
+                        leader: self.leader(),
+                    };
+                }
+                let span = tracing::debug_span!("controller.rpc.heartbeat", broker = hb.broker_id);
+                let r = self.leader_heartbeat(&hb).instrument(span).await;
+                Response::Heartbeat(r.map_err(|e| WireError::from(&e)))
+            }
+            Request::JoinAsLearner { id, addr } => self.handle_join(id, addr).await,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl MetadataStore for RaftStore {
+    fn image(&self) -> Arc<MetadataImage> {
+        self.inner.sm.image()
+    }
+
+    fn subscribe(&self) -> watch::Receiver<Arc<MetadataImage>> {
+        self.inner.sm.subscribe()
+    }
+
+    async fn create_topic(
+        &self,
+        topic: NewTopic,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, ControllerError> {
+        let id = crate::state::fresh_id(&self.image());
+        self.topic_command(Command::CreateTopic { topic, id }, validate_only)
+            .await
+    }
+
+    async fn delete_topic(&self, name: &str) -> Result<Arc<Topic>, ControllerError> {
+        let command = Command::DeleteTopic { name: name.into() };
+        self.topic_command(command, false).await
+    }
+
+    async fn create_partitions(
+        &self,
+        name: &str,
+        total: u32,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, ControllerError> {
+        let command = Command::CreatePartitions {
+            name: name.into(),
+            total,
+        };
+        self.topic_command(command, validate_only).await
+    }
+
+    async fn alter_topic_configs(
+        &self,
+        name: &str,
+        ops: Vec<ConfigOp>,
+        replace_all: bool,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, ControllerError> {
+        let command = Command::AlterConfigs {
+            name: name.into(),
+            ops,
+            replace_all,
+        };
+        self.topic_command(command, validate_only).await
+    }
+
+    async fn allocate_producer_ids(&self, count: u32) -> Result<i64, ControllerError> {
+        match self.propose(Command::AllocateProducerIds { count }).await? {
+            Reply::ProducerIds(first) => Ok(first),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn register_broker(&self, reg: BrokerRegistration) -> Result<i64, ControllerError> {
+        match self.propose(Command::RegisterBroker(reg)).await? {
+            Reply::BrokerEpoch(epoch) => Ok(epoch),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn broker_heartbeat(&self, hb: Heartbeat) -> Result<HeartbeatReply, ControllerError> {
+        let span = tracing::debug_span!("controller.raft.heartbeat", broker = hb.broker_id);
+        self.inner.heartbeat(hb).instrument(span).await
+    }
+
+    async fn alter_partition(&self, change: IsrChange) -> Result<PartitionInfo, ControllerError> {
+        match self.propose(Command::AlterPartition(change)).await? {
+            Reply::Partition(p) => Ok(p),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn elect_leaders(
+        &self,
+        election: ElectionType,
+        partitions: Option<Vec<(String, i32)>>,
+    ) -> Result<Vec<ElectionResult>, ControllerError> {
+        let command = Command::ElectLeaders {
+            election,
+            partitions,
+        };
+        match self.propose(command).await? {
+            Reply::Elections(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn alter_reassignments(
+        &self,
+        changes: Vec<Reassignment>,
+    ) -> Result<Vec<Option<String>>, ControllerError> {
+        match self.propose(Command::AlterReassignments(changes)).await? {
+            Reply::Reassignments(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn quorum(&self) -> QuorumInfo {
+        let m = self.inner.metrics.borrow();
+        let membership = m.membership_config.membership();
+        let matched = |id: NodeId| -> i64 {
+            if id == self.inner.id {
+                return m.last_log_index.map_or(-1, |i| i as i64);
+            }
+            m.replication
+                .as_ref()
+                .and_then(|r| r.get(&id))
+                .map_or(-1, |l| l.as_ref().map_or(-1, |l| l.index as i64))
+        };
+        let member = |id: NodeId| QuorumMember {
+            id,
+            log_end_offset: matched(id),
+            last_fetch_ms: -1,
+        };
+        QuorumInfo {
+            leader_id: m.current_leader.unwrap_or(-1),
+            leader_epoch: i32::try_from(m.current_term).unwrap_or(i32::MAX),
+            high_watermark: m.last_log_index.map_or(-1, |i| i as i64),
+            voters: membership.voter_ids().map(member).collect(),
+            observers: membership.learner_ids().map(member).collect(),
+        }
+    }
+}
