@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openraft::error::{ClientWriteError, RaftError};
-use openraft::{BasicNode, Config, Raft, ServerState, SnapshotPolicy};
+use openraft::{BasicNode, ChangeMembers, Config, Raft, ServerState, SnapshotPolicy};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -520,7 +520,12 @@ impl Inner {
                         .call(&addr, &Request::Heartbeat(hb.clone()), left)
                         .await
                     {
-                        Ok(Response::Heartbeat(r)) => return r.map_err(ControllerError::from),
+                        Ok(Response::Heartbeat { result, index }) => {
+                            // What the heartbeat changed (unfenced, shutting down) shows in
+                            // this member's image when the call returns.
+                            self.wait_applied(index, deadline).await?;
+                            return result.map_err(ControllerError::from);
+                        }
                         Ok(Response::NotLeader { .. } | Response::Refused(_)) => {}
                         Ok(other) => {
                             return Err(ControllerError::InvalidRequest(format!(
@@ -654,6 +659,9 @@ impl Inner {
                 );
                 if let Err(e) = self.propose(Command::FenceBroker { id, epoch }).await {
                     tracing::warn!(broker = id, error = %e, "controller.raft.fence failed");
+                    // Not again before another session timeout: a refused command must not
+                    // fill the log every tick.
+                    self.liveness.touch(id, epoch);
                 }
             }
         }
@@ -736,13 +744,26 @@ impl Inner {
             .membership_config
             .membership()
             .get_node(&id)
-            .is_some_and(|n| n.addr == addr);
-        if known {
+            .map(|n| n.addr == addr);
+        if known == Some(true) {
             return Response::Joined;
         }
-        tracing::info!(node = id, %addr, "controller.raft.add_learner");
-        let add = self.raft.add_learner(id, BasicNode::new(&addr), false);
-        match tokio::time::timeout(self.request_timeout(), add).await {
+        let node = BasicNode::new(&addr);
+        let change = async {
+            if known.is_some() {
+                // A learner that comes back at another address: replace its address (safe for
+                // a learner, which does not vote).
+                tracing::info!(node = id, %addr, "controller.raft.learner moved");
+                let nodes = BTreeMap::from([(id, node)]);
+                self.raft
+                    .change_membership(ChangeMembers::SetNodes(nodes), true)
+                    .await
+            } else {
+                tracing::info!(node = id, %addr, "controller.raft.add_learner");
+                self.raft.add_learner(id, node, false).await
+            }
+        };
+        match tokio::time::timeout(self.request_timeout(), change).await {
             Ok(Ok(_)) => Response::Joined,
             Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
                 Response::NotLeader {
@@ -776,7 +797,10 @@ impl rpc::Handler for Inner {
                 }
                 let span = tracing::debug_span!("controller.rpc.heartbeat", broker = hb.broker_id);
                 let r = self.leader_heartbeat(&hb).instrument(span).await;
-                Response::Heartbeat(r.map_err(|e| WireError::from(&e)))
+                Response::Heartbeat {
+                    result: r.map_err(|e| WireError::from(&e)),
+                    index: *self.sm.applied().borrow(),
+                }
             }
             Request::JoinAsLearner { id, addr } => self.handle_join(id, addr).await,
         }

@@ -11,6 +11,7 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
+use tracing::Instrument;
 
 use super::{NodeId, TypeConfig};
 use crate::rpc::{CallError, Pool, Request, Response};
@@ -49,9 +50,9 @@ impl Peer {
         option: &RPCOption,
     ) -> Result<Response, RpcErr<E>> {
         let span = tracing::trace_span!("controller.rpc.call", target = self.target);
-        let _ = span.enter();
         self.pool
             .call(&self.addr, &req, option.hard_ttl())
+            .instrument(span)
             .await
             .map_err(|e| match &e {
                 CallError::Connect { .. } => RPCError::Unreachable(Unreachable::new(&e)),

@@ -422,3 +422,94 @@ async fn bad_frames_close_only_their_connection() {
         .expect("create");
     store.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_learner_registers_and_heartbeats_through_the_leader() {
+    let (d1, d2) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let voter_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let voter_addr = voter_listener.local_addr().expect("addr");
+    let learner_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let learner_addr = learner_listener.local_addr().expect("addr");
+    let voter = RaftStore::open_inner(
+        d1.path(),
+        config(1, voter_addr, 400),
+        voter_listener,
+        seed(&[]),
+        fake_apply,
+    )
+    .await
+    .expect("open voter");
+    let mut cfg = config(10, learner_addr, 400);
+    cfg.voter = false;
+    cfg.voters = BTreeMap::from([(1, voter_addr.to_string())]);
+    let learner = RaftStore::open_inner(d2.path(), cfg, learner_listener, seed(&[]), fake_apply)
+        .await
+        .expect("open learner");
+    learner.wait_ready(READY).await.expect("learner ready");
+
+    let epoch = learner
+        .register_broker(BrokerRegistration {
+            info: broker(10),
+            incarnation: "run-1".into(),
+        })
+        .await
+        .expect("register via the learner");
+    let hb = Heartbeat {
+        broker_id: 10,
+        broker_epoch: epoch,
+        want_shutdown: false,
+    };
+    assert!(
+        !learner
+            .broker_heartbeat(hb.clone())
+            .await
+            .expect("hb")
+            .fenced
+    );
+    assert!(
+        live(&learner, 10),
+        "applied on the learner when the call returns"
+    );
+    let stale = Heartbeat {
+        broker_epoch: epoch + 1,
+        ..hb.clone()
+    };
+    assert!(matches!(
+        learner.broker_heartbeat(stale).await,
+        Err(ControllerError::InvalidRequest(_))
+    ));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while live(&learner, 10) {
+        assert!(Instant::now() < deadline, "never fenced");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !learner
+            .broker_heartbeat(hb.clone())
+            .await
+            .expect("hb")
+            .fenced
+    );
+    let bye = Heartbeat {
+        want_shutdown: true,
+        ..hb
+    };
+    assert!(
+        learner
+            .broker_heartbeat(bye)
+            .await
+            .expect("hb")
+            .may_shut_down
+    );
+    // Topics replicate over the broker registered through the learner.
+    let t = learner
+        .create_topic(new_topic("t", 1), false)
+        .await
+        .expect("create");
+    assert_eq!(t.partitions[0].replicas, vec![10]);
+    learner.shutdown().await;
+    voter.shutdown().await;
+}

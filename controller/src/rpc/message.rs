@@ -46,7 +46,12 @@ pub(crate) enum Response {
         result: Result<Reply, WireError>,
         index: u64,
     },
-    Heartbeat(Result<HeartbeatReply, WireError>),
+    /// The heartbeat's answer, and the leader's applied index after handling it (what an
+    /// unfence or controlled shutdown it caused was committed at, at the latest).
+    Heartbeat {
+        result: Result<HeartbeatReply, WireError>,
+        index: u64,
+    },
     Joined,
     /// This member is not the leader; `leader` is the one it knows, if any.
     NotLeader {
