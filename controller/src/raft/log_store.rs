@@ -64,7 +64,11 @@ impl LogStore {
         let ctx = |what: &str| format!("{what} {}", dir.display());
         fs::create_dir_all(dir).map_err(|e| ControllerError::io(ctx("create"), e))?;
         sync_dir(dir).map_err(|e| ControllerError::io(ctx("sync"), e))?;
-        if let Some(parent) = dir.parent() {
+        // create_dir_all may have made the parents too: make their entries durable.
+        for parent in dir.ancestors().skip(1).take(2) {
+            if parent.as_os_str().is_empty() {
+                break;
+            }
             sync_dir(parent).map_err(|e| ControllerError::io(ctx("sync parent of"), e))?;
         }
         let _ = fs::remove_file(dir.join(format!("{LOG_FILE}.tmp")));

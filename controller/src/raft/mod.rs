@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -119,6 +120,8 @@ struct Inner {
     pool: Arc<Pool>,
     liveness: Liveness,
     seed: Mutex<(Option<Seed>, Option<ClusterState>)>,
+    /// Set by [`RaftStore::shutdown`]: calls fail fast with `Stopped`.
+    stopped: AtomicBool,
 }
 
 /// Where a call goes.
@@ -213,11 +216,12 @@ impl RaftStore {
             pool,
             liveness: Liveness::default(),
             seed: Mutex::new((Some(seed), None)),
+            stopped: AtomicBool::new(false),
             cfg,
         });
 
         let span = |name: &'static str| {
-            tracing::info_span!("controller.raft", task = name, node = inner.id)
+            tracing::info_span!("controller.raft.task", task = name, node = inner.id)
         };
         let mut tasks = Vec::new();
         let handler: Arc<dyn rpc::Handler> = Arc::clone(&inner) as _;
@@ -301,6 +305,7 @@ impl RaftStore {
     /// Stops raft, the listener and the background tasks. Later calls fail with
     /// [`ControllerError::Stopped`]; `image()` keeps the last state.
     pub async fn shutdown(&self) {
+        self.inner.stopped.store(true, Ordering::Release);
         for task in std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner())) {
             task.abort();
         }
@@ -429,6 +434,9 @@ impl Inner {
     async fn find_leader(&self, deadline: Instant) -> Result<Target, ControllerError> {
         let mut rx = self.metrics.clone();
         loop {
+            if self.stopped.load(Ordering::Acquire) {
+                return Err(ControllerError::Stopped);
+            }
             let leader = rx.borrow_and_update().current_leader;
             if let Some(l) = leader {
                 if l == self.id {
@@ -602,14 +610,10 @@ impl Inner {
                 last_leader = leader;
                 self.sm.set_leader(leader);
             }
-            if state == ServerState::Leader {
-                if led_term != Some(term) {
-                    led_term = Some(term);
-                    self.liveness.reset();
-                }
-            } else {
-                led_term = None;
+            if state == ServerState::Leader && led_term != Some(term) {
+                tracing::info!(node = self.id, term, "controller.raft.leading");
             }
+            led_term = (state == ServerState::Leader).then_some(term);
             if rx.changed().await.is_err() {
                 return;
             }
@@ -645,10 +649,18 @@ impl Inner {
         let timeout = Duration::from_millis(self.cfg.session_timeout_ms);
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The term this node last led in: a new leadership starts every session afresh.
+        let mut led_term = None;
         loop {
             tick.tick().await;
+            let term = self.metrics.borrow().current_term;
             if !self.is_leader() {
+                led_term = None;
                 continue;
+            }
+            if led_term != Some(term) {
+                led_term = Some(term);
+                self.liveness.reset();
             }
             let expired = self.liveness.expired(&self.sm.state().cluster, timeout);
             for (id, epoch) in expired {

@@ -513,3 +513,100 @@ async fn a_learner_registers_and_heartbeats_through_the_leader() {
     learner.shutdown().await;
     voter.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_late_learner_gets_the_state_by_snapshot() {
+    let (d1, d2) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let voter = open_single(d1.path(), cluster::apply, HOUR).await;
+    for i in 0..10 {
+        voter
+            .create_topic(new_topic(&format!("t{i}"), 1), false)
+            .await
+            .expect("create");
+    }
+    let applied = voter
+        .raft()
+        .metrics()
+        .borrow()
+        .last_applied
+        .expect("applied");
+    voter.raft().trigger().snapshot().await.expect("snapshot");
+    voter
+        .raft()
+        .wait(Some(READY))
+        .snapshot(applied, "snapshot")
+        .await
+        .expect("built");
+    voter
+        .raft()
+        .trigger()
+        .purge_log(applied.index)
+        .await
+        .expect("purge");
+    voter
+        .raft()
+        .wait(Some(READY))
+        .purged(Some(applied), "purged")
+        .await
+        .expect("purged");
+
+    // The log before the snapshot is gone: the learner can only start from the snapshot.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut cfg = config(10, listener.local_addr().expect("addr"), HOUR);
+    cfg.voter = false;
+    cfg.voters = BTreeMap::from([(1, voter.local_addr().to_string())]);
+    let learner =
+        RaftStore::open_inner(d2.path(), cfg.clone(), listener, seed(&[]), cluster::apply)
+            .await
+            .expect("open learner");
+    learner.wait_ready(READY).await.expect("ready");
+    let deadline = Instant::now() + READY;
+    while learner.image().topics != voter.image().topics {
+        assert!(Instant::now() < deadline, "the learner never caught up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        d2.path().join("raft/snapshot.json").exists(),
+        "installed and kept"
+    );
+    voter
+        .create_topic(new_topic("after", 1), false)
+        .await
+        .expect("create");
+    let deadline = Instant::now() + READY;
+    while learner.image().topic("after").is_none() {
+        assert!(Instant::now() < deadline, "the learner stopped following");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The learner restarts from its own snapshot and log.
+    learner.shutdown().await;
+    drop(learner);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    cfg.listen = listener.local_addr().expect("addr");
+    cfg.advertise = String::new();
+    let learner = RaftStore::open_inner(d2.path(), cfg, listener, seed(&[]), cluster::apply)
+        .await
+        .expect("reopen learner");
+    assert!(
+        learner.image().topic("after").is_some(),
+        "state from disk at open"
+    );
+    learner.wait_ready(READY).await.expect("ready");
+    voter
+        .create_topic(new_topic("moved", 1), false)
+        .await
+        .expect("create");
+    let deadline = Instant::now() + READY;
+    while learner.image().topic("moved").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the moved learner gets no more entries"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    learner.shutdown().await;
+    voter.shutdown().await;
+}
