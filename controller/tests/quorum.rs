@@ -275,6 +275,37 @@ async fn three_voters_forward_fail_over_and_catch_up() {
             .all(|s| s.image().topic("forwarded").is_none())
     })
     .await;
+
+    // The whole quorum stops and starts again from its disks.
+    let before = cluster.store(leader).image();
+    for id in 1..=3 {
+        cluster.stop(id).await;
+    }
+    for id in 1..=3 {
+        let i = id as usize - 1;
+        let listener = bind(&cluster.addrs[i].to_string());
+        let cfg = config(id, true, cluster.addrs[i], &cluster.voters);
+        cluster.stores[i] = Some(open(cluster.dirs[i].path(), cfg, listener).await);
+    }
+    for s in cluster.running() {
+        s.wait_ready(WAIT)
+            .await
+            .expect("ready after a full restart");
+    }
+    cluster.leader().await;
+    eventually("every member has the state again", || {
+        cluster.running().all(|s| {
+            let image = s.image();
+            image.topics == before.topics && image.cluster_id == cluster_id
+        })
+    })
+    .await;
+    let pid = cluster
+        .store(3)
+        .allocate_producer_ids(1)
+        .await
+        .expect("pids after a full restart");
+    assert_eq!(pid, 101);
     cluster.shutdown().await;
 }
 
