@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::*;
 use crate::cluster::Registration;
 use crate::model::BrokerInfo;
+use crate::rpc::{Request, Response};
 
 const READY: Duration = Duration::from_secs(10);
 
