@@ -100,6 +100,28 @@ impl Inner {
         }
     }
 
+    /// Whether this leader has applied an entry of its own term (the blank entry it commits
+    /// on election): its state then holds everything committed before it was elected.
+    fn caught_up(&self) -> bool {
+        let m = self.metrics.borrow();
+        m.last_applied
+            .is_some_and(|l| l.leader_id.term == m.current_term)
+    }
+
+    /// Waits until [`Inner::caught_up`]: a new leader answers heartbeats from the state its
+    /// predecessors committed, not from an older one.
+    async fn wait_caught_up(&self, deadline: Instant) -> Result<(), ControllerError> {
+        let mut rx = self.metrics.clone();
+        while !self.caught_up() {
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(ControllerError::Stopped),
+                Err(_) => return Err(timed_out("leader catching up")),
+            }
+        }
+        Ok(())
+    }
+
     /// Waits until this member has applied the log up to `index`.
     async fn wait_applied(&self, index: u64, deadline: Instant) -> Result<(), ControllerError> {
         let mut rx = self.sm.applied();
@@ -202,6 +224,8 @@ impl Inner {
     /// The leader's side of a heartbeat: session, unfence, controlled shutdown.
     async fn leader_heartbeat(&self, hb: &Heartbeat) -> Result<HeartbeatReply, ControllerError> {
         let (id, epoch) = (hb.broker_id, hb.broker_epoch);
+        self.wait_caught_up(Instant::now() + self.request_timeout())
+            .await?;
         let reg = self.sm.state().cluster.brokers.get(&id).cloned();
         // TODO(merge): typed errors for an unknown broker and a stale broker epoch
         // (Kafka STALE_BROKER_EPOCH).
@@ -307,6 +331,9 @@ impl Inner {
             if led_term != Some(term) {
                 led_term = Some(term);
                 self.liveness.reset();
+            }
+            if !self.caught_up() {
+                continue;
             }
             let expired = self.liveness.expired(&self.sm.state().cluster, timeout);
             for (id, epoch) in expired {
