@@ -57,10 +57,31 @@ use crate::store::MetadataStore;
 /// Node ids are Kafka's `node.id`.
 pub(crate) type NodeId = i32;
 
+/// Identifies one proposal across its retries (random).
+pub(crate) type ProposalId = (u64, u64);
+
+/// A log entry's payload: a command and the id that makes its retries idempotent (the state
+/// machine answers a proposal it has applied already with the reply it gave).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Proposal {
+    pub(crate) id: ProposalId,
+    pub(crate) command: Command,
+}
+
+impl Proposal {
+    pub(crate) fn new(command: Command) -> Proposal {
+        let (hi, lo) = uuid::Uuid::new_v4().as_u64_pair();
+        Proposal {
+            id: (hi, lo),
+            command,
+        }
+    }
+}
+
 openraft::declare_raft_types!(
     /// openraft's types for the metadata quorum.
     pub(crate) TypeConfig:
-        D = Command,
+        D = Proposal,
         R = Applied,
         NodeId = NodeId,
         Node = BasicNode,

@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use super::liveness::Liveness;
 use super::state_machine::Applier;
-use super::{NodeId, QuorumConfig, Seed, TypeConfig};
+use super::{NodeId, Proposal, QuorumConfig, Seed, TypeConfig};
 use crate::cluster::{ClusterState, Command, Reply};
 use crate::error::ControllerError;
 use crate::model::{Heartbeat, HeartbeatReply};
@@ -137,10 +137,13 @@ impl Inner {
         let span = tracing::debug_span!("controller.raft.propose", node = self.id);
         async move {
             let deadline = Instant::now() + self.request_timeout();
+            // One id for every attempt: a retry of a proposal that did commit is answered with
+            // its first reply, not applied twice.
+            let proposal = Proposal::new(command);
             loop {
                 match self.find_leader(deadline).await? {
                     Target::Local => {
-                        let write = self.raft.client_write(command.clone());
+                        let write = self.raft.client_write(proposal.clone());
                         match tokio::time::timeout_at(deadline, write).await {
                             Ok(Ok(resp)) => return resp.data.0.map_err(ControllerError::from),
                             Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_)))) => {}
@@ -153,7 +156,7 @@ impl Inner {
                     }
                     Target::Remote(leader, addr) => {
                         let left = deadline.saturating_duration_since(Instant::now());
-                        let req = Request::Propose(command.clone());
+                        let req = Request::Propose(proposal.clone());
                         match self.pool.call(&addr, &req, left).await {
                             Ok(Response::Applied { result, index }) => {
                                 self.wait_applied(index, deadline).await?;
@@ -392,13 +395,13 @@ impl Inner {
         }
     }
 
-    async fn handle_propose(&self, command: Command) -> Response {
+    async fn handle_propose(&self, proposal: Proposal) -> Response {
         if !self.is_leader() {
             return Response::NotLeader {
                 leader: self.leader(),
             };
         }
-        let write = self.raft.client_write(command);
+        let write = self.raft.client_write(proposal);
         match tokio::time::timeout(self.request_timeout(), write).await {
             Ok(Ok(resp)) => Response::Applied {
                 result: resp.data.0,
@@ -470,9 +473,9 @@ impl rpc::Handler for Inner {
             Request::InstallSnapshot(r) => {
                 Response::InstallSnapshot(self.raft.install_snapshot(r).await)
             }
-            Request::Propose(command) => {
+            Request::Propose(proposal) => {
                 let span = tracing::debug_span!("controller.rpc.propose");
-                self.handle_propose(command).instrument(span).await
+                self.handle_propose(proposal).instrument(span).await
             }
             Request::Heartbeat(hb) => {
                 if !self.is_leader() {

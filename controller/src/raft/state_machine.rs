@@ -3,6 +3,7 @@
 //! (replaced atomically). The state itself is not written on every apply: a restart loads the
 //! snapshot and openraft re-applies the committed log after it.
 
+use std::collections::VecDeque;
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
@@ -16,7 +17,7 @@ use openraft::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{Applied, ApplyFn, NodeId, TypeConfig};
+use super::{Applied, ApplyFn, NodeId, ProposalId, TypeConfig};
 use crate::cluster::{ClusterState, Reply};
 use crate::error::ControllerError;
 use crate::model::MetadataImage;
@@ -41,15 +42,52 @@ pub(crate) struct Applier {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SmState {
     pub(crate) cluster: ClusterState,
+    /// The replies of the latest proposals, so that a retried one is answered, not re-applied.
+    pub(crate) recent: Recent,
     pub(crate) last_applied: Option<LogId<NodeId>>,
     pub(crate) membership: Membership,
+}
+
+/// How many proposals' replies are kept for retries. Retries come within a request timeout,
+/// so only the latest few matter; the bound is a count, so every member evicts the same ones.
+const RECENT_PROPOSALS: usize = 1000;
+
+/// The replies of the latest applied proposals, oldest first. A short list searched from the
+/// newest end (retries are of recent proposals); a list, not a map, so it is plain JSON.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Recent(VecDeque<(ProposalId, Result<Reply, WireError>)>);
+
+impl Recent {
+    fn get(&self, id: &ProposalId) -> Option<&Result<Reply, WireError>> {
+        self.0.iter().rev().find(|(i, _)| i == id).map(|(_, r)| r)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn insert(&mut self, id: ProposalId, reply: Result<Reply, WireError>) {
+        self.0.push_back((id, reply));
+        while self.0.len() > RECENT_PROPOSALS {
+            self.0.pop_front();
+        }
+    }
+}
+
+/// What a snapshot holds: the state and the recent replies.
+#[derive(Debug, Serialize, Deserialize)]
+struct SnapshotBody {
+    cluster: ClusterState,
+    #[serde(default)]
+    recent: Recent,
 }
 
 /// The snapshot file: what openraft calls the snapshot meta, and the state.
 #[derive(Debug, Serialize, Deserialize)]
 struct SnapshotFile {
     meta: SnapshotMeta<NodeId, openraft::BasicNode>,
-    /// serde_json of the [`ClusterState`]: the bytes sent to followers.
+    /// serde_json of the [`SnapshotBody`]: the bytes sent to followers.
     data: String,
 }
 
@@ -117,16 +155,18 @@ impl StateMachine {
             Ok(bytes) => {
                 let file: SnapshotFile = serde_json::from_slice(&bytes)
                     .map_err(|e| ControllerError::corrupt(&path, e.to_string()))?;
-                let cluster: ClusterState = serde_json::from_str(&file.data)
+                let body: SnapshotBody = serde_json::from_str(&file.data)
                     .map_err(|e| ControllerError::corrupt(&path, e.to_string()))?;
                 SmState {
-                    cluster,
+                    cluster: body.cluster,
+                    recent: body.recent,
                     last_applied: file.meta.last_log_id,
                     membership: file.meta.last_membership,
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => SmState {
                 cluster: ClusterState::new(String::new()),
+                recent: Recent::default(),
                 last_applied: None,
                 membership: Membership::default(),
             },
@@ -189,7 +229,11 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
         let (data, last_applied, membership) = {
             let state = self.shared.state();
-            let data = serde_json::to_string(&state.cluster).map_err(|e| StorageError::IO {
+            let body = SnapshotBody {
+                cluster: state.cluster.clone(),
+                recent: state.recent.clone(),
+            };
+            let data = serde_json::to_string(&body).map_err(|e| StorageError::IO {
                 source: StorageIOError::read_state_machine(AnyError::new(&e)),
             })?;
             (data, state.last_applied, state.membership.clone())
@@ -238,12 +282,22 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             state.last_applied = Some(entry.log_id);
             let reply = match entry.payload {
                 EntryPayload::Blank => Ok(Reply::Done),
-                EntryPayload::Normal(command) => {
-                    let result = (self.shared.apply)(&mut state.cluster, &command);
-                    if let Err(e) = &result {
-                        tracing::debug!(index = entry.log_id.index, error = %e, "controller.raft.apply refused");
+                EntryPayload::Normal(proposal) => {
+                    if let Some(reply) = state.recent.get(&proposal.id) {
+                        tracing::debug!(
+                            index = entry.log_id.index,
+                            "controller.raft.apply: a retried proposal, answered again"
+                        );
+                        reply.clone()
+                    } else {
+                        let result = (self.shared.apply)(&mut state.cluster, &proposal.command);
+                        if let Err(e) = &result {
+                            tracing::debug!(index = entry.log_id.index, error = %e, "controller.raft.apply refused");
+                        }
+                        let reply = result.map_err(|e| WireError::from(&e));
+                        state.recent.insert(proposal.id, reply.clone());
+                        reply
                     }
-                    result.map_err(|e| WireError::from(&e))
                 }
                 EntryPayload::Membership(m) => {
                     state.membership = StoredMembership::new(Some(entry.log_id), m);
@@ -274,7 +328,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let data = String::from_utf8(snapshot.into_inner()).map_err(|e| StorageError::IO {
             source: StorageIOError::read_snapshot(Some(meta.signature()), AnyError::new(&e)),
         })?;
-        let cluster: ClusterState = serde_json::from_str(&data).map_err(|e| StorageError::IO {
+        let body: SnapshotBody = serde_json::from_str(&data).map_err(|e| StorageError::IO {
             source: StorageIOError::read_snapshot(Some(meta.signature()), AnyError::new(&e)),
         })?;
         self.save_snapshot(SnapshotFile {
@@ -283,7 +337,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         })
         .await?;
         let mut state = self.write_state();
-        state.cluster = cluster;
+        state.cluster = body.cluster;
+        state.recent = body.recent;
         state.last_applied = meta.last_log_id;
         state.membership = meta.last_membership.clone();
         self.shared.publish(&state);

@@ -404,7 +404,7 @@ async fn bad_frames_close_only_their_connection() {
     let resp = pool
         .call(
             &addr.to_string(),
-            &Request::Propose(Command::AllocateProducerIds { count: 1 }),
+            &Request::Propose(Proposal::new(Command::AllocateProducerIds { count: 1 })),
             READY,
         )
         .await
@@ -610,4 +610,55 @@ async fn a_late_learner_gets_the_state_by_snapshot() {
     }
     learner.shutdown().await;
     voter.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_retried_proposal_is_applied_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_single(dir.path(), cluster::apply, HOUR).await;
+    let addr = store.local_addr().to_string();
+    let pool = Pool::default();
+    let proposals = [
+        Proposal::new(Command::AllocateProducerIds { count: 10 }),
+        Proposal::new(Command::CreateTopic {
+            topic: new_topic("once", 1),
+            id: crate::ids::TopicId::random(),
+        }),
+    ];
+    for proposal in proposals {
+        let mut replies = Vec::new();
+        for _ in 0..2 {
+            match pool
+                .call(&addr, &Request::Propose(proposal.clone()), READY)
+                .await
+                .expect("call")
+            {
+                Response::Applied { result, .. } => replies.push(result),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(replies[0].is_ok(), "{:?}", replies[0]);
+        assert_eq!(replies[0], replies[1], "the retry gets the first reply");
+    }
+    assert_eq!(store.allocate_producer_ids(1).await.expect("pids"), 10);
+    // The replies survive a snapshot and a restart.
+    let applied = store
+        .raft()
+        .metrics()
+        .borrow()
+        .last_applied
+        .expect("applied");
+    store.raft().trigger().snapshot().await.expect("snapshot");
+    store
+        .raft()
+        .wait(Some(READY))
+        .snapshot(applied, "snapshot")
+        .await
+        .expect("built");
+    store.shutdown().await;
+    drop(store);
+    let store = open_single(dir.path(), cluster::apply, HOUR).await;
+    let state = store.inner.sm.state().recent.clone();
+    assert!(state.len() >= 3);
+    store.shutdown().await;
 }

@@ -10,10 +10,10 @@ use openraft::raft::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{Command, Reply};
+use crate::cluster::Reply;
 use crate::error::ControllerError;
 use crate::model::{Heartbeat, HeartbeatReply};
-use crate::raft::{NodeId, TypeConfig};
+use crate::raft::{NodeId, Proposal, TypeConfig};
 
 /// What one member asks another.
 #[derive(Debug, Serialize, Deserialize)]
@@ -23,7 +23,7 @@ pub(crate) enum Request {
     /// One chunk of a snapshot (openraft's chunked transfer).
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
     /// A write forwarded to the leader: executed there only.
-    Propose(Command),
+    Propose(Proposal),
     /// A broker heartbeat forwarded to the active controller (not a log entry).
     Heartbeat(Heartbeat),
     /// A broker-only node asks the leader to replicate the log to it as a learner.
