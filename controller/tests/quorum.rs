@@ -313,8 +313,6 @@ async fn three_voters_forward_fail_over_and_catch_up() {
 async fn a_learner_follows_the_log() {
     let voter_listener = bind("127.0.0.1:0");
     let voter_addr = voter_listener.local_addr().expect("addr");
-    let learner_listener = bind("127.0.0.1:0");
-    let learner_addr = learner_listener.local_addr().expect("addr");
     let voters = BTreeMap::from([(1, voter_addr.to_string())]);
     let (d1, d2) = (
         tempfile::tempdir().expect("dir"),
@@ -333,12 +331,13 @@ async fn a_learner_follows_the_log() {
         .await
         .expect("create");
 
-    let learner = open(
-        d2.path(),
-        config(10, false, learner_addr, &voters),
-        learner_listener,
-    )
-    .await;
+    // The plain constructor: it binds port 0 itself and advertises what it bound.
+    let mut cfg = config(10, false, "127.0.0.1:0".parse().expect("addr"), &voters);
+    cfg.advertise = String::new();
+    let learner = RaftStore::open(d2.path(), cfg, seed(&[]))
+        .await
+        .expect("open the learner");
+    assert_ne!(learner.local_addr().port(), 0);
     learner.wait_ready(WAIT).await.expect("learner ready");
     assert_eq!(learner.image().cluster_id, voter.image().cluster_id);
     eventually("the learner has the earlier topic", || {
