@@ -54,8 +54,18 @@ use crate::model::{
 use crate::rpc::{self, Pool, WireError};
 use crate::store::MetadataStore;
 
-/// Node ids are Kafka's `node.id`.
-pub(crate) type NodeId = i32;
+/// openraft node ids: Kafka's `node.id` (never negative), widened for openraft's test suite.
+pub(crate) type NodeId = u64;
+
+/// Kafka's node id as openraft's (ids are checked to be non-negative at open).
+pub(crate) fn raft_id(id: i32) -> NodeId {
+    u64::try_from(id).unwrap_or(u64::MAX)
+}
+
+/// openraft's node id as Kafka's (-1 if out of range, which open() rules out).
+pub(crate) fn kafka_id(id: NodeId) -> i32 {
+    i32::try_from(id).unwrap_or(-1)
+}
 
 /// Identifies one proposal across its retries (random).
 pub(crate) type ProposalId = (u64, u64);
@@ -178,6 +188,13 @@ impl RaftStore {
         if cfg.voters.is_empty() {
             return invalid("the quorum needs at least one voter".into());
         }
+        if cfg.node_id < 0 || cfg.voters.keys().any(|&id| id < 0) {
+            return invalid(format!(
+                "node ids must not be negative: node {}, voters {:?}",
+                cfg.node_id,
+                cfg.voters.keys().collect::<Vec<_>>()
+            ));
+        }
         if cfg.voter != cfg.voters.contains_key(&cfg.node_id) {
             return invalid(format!(
                 "node {} is {}a voter, but the voters are {:?}",
@@ -214,12 +231,12 @@ impl RaftStore {
         let network = Network {
             pool: Arc::clone(&pool),
         };
-        let raft = Raft::new(cfg.node_id, Arc::new(config), network, log, sm)
+        let raft = Raft::new(raft_id(cfg.node_id), Arc::new(config), network, log, sm)
             .await
             .map_err(|e| ControllerError::InvalidRequest(format!("raft failed to start: {e}")))?;
         let metrics = raft.metrics();
         let inner = Arc::new(Inner {
-            id: cfg.node_id,
+            id: raft_id(cfg.node_id),
             advertise,
             raft,
             metrics,
@@ -250,7 +267,7 @@ impl RaftStore {
                     .cfg
                     .voters
                     .iter()
-                    .map(|(id, addr)| (*id, BasicNode::new(addr)))
+                    .map(|(id, addr)| (raft_id(*id), BasicNode::new(addr)))
                     .collect();
                 // Every voter may do this; a second initialize is refused harmlessly.
                 if let Err(e) = inner.raft.initialize(members).await {
@@ -525,12 +542,12 @@ impl MetadataStore for RaftStore {
                 .map_or(-1, |l| l.as_ref().map_or(-1, |l| l.index as i64))
         };
         let member = |id: NodeId| QuorumMember {
-            id,
+            id: kafka_id(id),
             log_end_offset: matched(id),
             last_fetch_ms: -1,
         };
         QuorumInfo {
-            leader_id: m.current_leader.unwrap_or(-1),
+            leader_id: m.current_leader.map_or(-1, kafka_id),
             leader_epoch: i32::try_from(m.current_term).unwrap_or(i32::MAX),
             high_watermark: m.last_log_index.map_or(-1, |i| i as i64),
             voters: membership.voter_ids().map(member).collect(),

@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use super::liveness::Liveness;
 use super::state_machine::Applier;
-use super::{NodeId, Proposal, QuorumConfig, Seed, TypeConfig};
+use super::{NodeId, Proposal, QuorumConfig, Seed, TypeConfig, kafka_id};
 use crate::cluster::{ClusterState, Command, Reply};
 use crate::error::ControllerError;
 use crate::model::{Heartbeat, HeartbeatReply};
@@ -66,7 +66,7 @@ impl Inner {
 
     /// The controller address of member `id`.
     fn addr_of(&self, id: NodeId) -> Option<String> {
-        if let Some(addr) = self.cfg.voters.get(&id) {
+        if let Some(addr) = self.cfg.voters.get(&kafka_id(id)) {
             return Some(addr.clone());
         }
         let m = self.metrics.borrow();
@@ -423,7 +423,7 @@ impl Inner {
                 leader: self.leader(),
             };
         }
-        if self.cfg.voters.contains_key(&id) {
+        if self.cfg.voters.contains_key(&kafka_id(id)) {
             return Response::Refused(format!("node {id} is a voter, not a learner"));
         }
         let known = self

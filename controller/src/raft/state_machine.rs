@@ -110,7 +110,7 @@ impl Applier {
 
     /// Records the leader and republishes the image when it changed.
     pub(crate) fn set_leader(&self, leader: Option<NodeId>) {
-        let id = leader.unwrap_or(-1);
+        let id = leader.map_or(-1, super::kafka_id);
         if self.leader.swap(id, Ordering::AcqRel) != id {
             let state = self.state();
             self.publish(&state);

@@ -6,6 +6,8 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
 
+use super::log_store::LogStore;
+use super::state_machine::StateMachine;
 use super::*;
 use crate::cluster::Registration;
 use crate::model::BrokerInfo;
@@ -661,4 +663,29 @@ async fn a_retried_proposal_is_applied_once() {
     let state = store.inner.sm.state().recent.clone();
     assert!(state.len() >= 3);
     store.shutdown().await;
+}
+
+/// openraft's own conformance suite for log and state-machine storage, on fresh directories.
+struct SuiteBuilder;
+
+impl openraft::testing::StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir>
+    for SuiteBuilder
+{
+    async fn build(
+        &self,
+    ) -> Result<(tempfile::TempDir, LogStore, StateMachine), openraft::StorageError<NodeId>> {
+        let fail = |e: &dyn std::error::Error| openraft::StorageError::IO {
+            source: openraft::StorageIOError::write(openraft::AnyError::error(e.to_string())),
+        };
+        let dir = tempfile::tempdir().map_err(|e| fail(&e))?;
+        let raft_dir = dir.path().join("raft");
+        let log = LogStore::open(&raft_dir).map_err(|e| fail(&e))?;
+        let sm = StateMachine::open(&raft_dir, cluster::apply).map_err(|e| fail(&e))?;
+        Ok((dir, log, sm))
+    }
+}
+
+#[test]
+fn openraft_storage_suite() {
+    openraft::testing::Suite::test_all(SuiteBuilder).expect("openraft's storage suite");
 }
