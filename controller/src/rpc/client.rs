@@ -13,6 +13,9 @@ use super::message::{Request, Response};
 
 /// Idle connections kept per address.
 const MAX_IDLE: usize = 4;
+/// The most a connect may take (within the call's own deadline): an unreachable member is
+/// given up on quickly, so callers can try the next leader.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -97,12 +100,15 @@ impl Pool {
 }
 
 async fn connect(addr: &str) -> Result<TcpStream, CallError> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|source| CallError::Connect {
-            addr: addr.into(),
-            source,
-        })?;
+    let connecting = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr));
+    let stream = match connecting.await {
+        Ok(connected) => connected,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")),
+    }
+    .map_err(|source| CallError::Connect {
+        addr: addr.into(),
+        source,
+    })?;
     let _ = stream.set_nodelay(true);
     Ok(stream)
 }

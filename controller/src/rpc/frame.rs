@@ -51,6 +51,19 @@ where
     R: AsyncRead + Unpin,
     T: DeserializeOwned,
 {
+    read_frame_within(r, None).await
+}
+
+/// [`read_frame`], with the body (once its length has arrived) due within `body_timeout`: a
+/// peer that stalls mid-frame cannot hold the connection forever.
+pub(crate) async fn read_frame_within<R, T>(
+    r: &mut R,
+    body_timeout: Option<std::time::Duration>,
+) -> Result<T, FrameError>
+where
+    R: AsyncRead + Unpin,
+    T: DeserializeOwned,
+{
     let mut head = [0u8; 4];
     match r.read_exact(&mut head).await {
         Ok(_) => {}
@@ -62,7 +75,18 @@ where
         return Err(FrameError::TooLarge(len));
     }
     let mut body = vec![0u8; len as usize];
-    r.read_exact(&mut body).await?;
+    match body_timeout {
+        Some(t) => match tokio::time::timeout(t, r.read_exact(&mut body)).await {
+            Ok(read) => read.map(drop)?,
+            Err(_) => {
+                return Err(FrameError::Io(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "frame body timed out",
+                )));
+            }
+        },
+        None => r.read_exact(&mut body).await.map(drop)?,
+    }
     Ok(serde_json::from_slice(&body)?)
 }
 

@@ -6,8 +6,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::frame::{FrameError, read_frame, write_frame};
+use super::frame::{FrameError, read_frame_within, write_frame};
 use super::message::{Request, Response};
+
+/// How long the rest of a frame may take once its length has arrived.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What serves the requests (the raft node).
 #[async_trait::async_trait]
@@ -41,7 +44,7 @@ pub(crate) async fn serve(listener: TcpListener, handler: Arc<dyn Handler>) {
 async fn connection(mut stream: TcpStream, handler: Arc<dyn Handler>) {
     let _ = stream.set_nodelay(true);
     loop {
-        let req: Request = match read_frame(&mut stream).await {
+        let req: Request = match read_frame_within(&mut stream, Some(BODY_TIMEOUT)).await {
             Ok(req) => req,
             Err(FrameError::Closed) => return,
             Err(e) => {
