@@ -422,7 +422,43 @@ pub(crate) fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Any bytes decode without panicking into records that re-encode to the valid prefix.
+        #[test]
+        fn decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let (records, valid) = decode_records(&bytes);
+            let mut again = Vec::new();
+            for r in &records {
+                encode_record(&mut again, r);
+            }
+            prop_assert_eq!(&again[..], &bytes[..valid]);
+        }
+
+        /// Records survive whole; a cut anywhere keeps exactly the records before it.
+        #[test]
+        fn a_cut_keeps_the_whole_records(
+            payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..8),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut buf = Vec::new();
+            let mut ends = vec![0];
+            for p in &payloads {
+                encode_record(&mut buf, p);
+                ends.push(buf.len());
+            }
+            let (records, _) = decode_records(&buf);
+            prop_assert_eq!(records.len(), payloads.len());
+            let at = cut.index(buf.len() + 1);
+            let (records, valid) = decode_records(&buf[..at]);
+            let whole = ends.iter().filter(|&&e| e <= at).count() - 1;
+            prop_assert_eq!(records.len(), whole);
+            prop_assert_eq!(valid, ends[whole]);
+        }
+    }
 
     #[test]
     fn records_stop_at_the_first_damage() {
