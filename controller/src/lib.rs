@@ -3,8 +3,11 @@
 //!
 //! The broker reads and changes metadata through the [`MetadataStore`] trait. Today's
 //! implementation is [`LocalStore`], a single-member store for a standalone node that persists
-//! its state in one checksummed snapshot file, written atomically before a change returns; a
-//! replicated openraft quorum will implement the same trait. [`topic_configs`] lists Kafka's
+//! its state in one checksummed snapshot file, written atomically before a change returns.
+//! [`RaftStore`] implements the same trait for clusters: an openraft quorum of the controller
+//! voters, with broker-only nodes following the log as learners, talking over a small
+//! length-prefixed RPC protocol on each member's controller listener (see the `raft` and `rpc`
+//! modules); a standalone node can run it as a one-member quorum. [`topic_configs`] lists Kafka's
 //! topic-level configs with their types, defaults and validation, and [`TopicSettings`] gives a
 //! topic's effective settings in typed form.
 //!
@@ -46,6 +49,8 @@ mod ids;
 mod local;
 mod model;
 mod names;
+mod raft;
+mod rpc;
 mod settings;
 mod snapshot;
 mod state;
@@ -61,6 +66,7 @@ pub use model::{
     QuorumInfo, QuorumMember, Reassignment, Topic,
 };
 pub use names::{MAX_TOPIC_NAME_LEN, validate_topic_name};
+pub use raft::{QuorumConfig, RaftStore, Seed};
 pub use settings::{RemoteCompression, TimestampType, TopicSettings};
 pub use state::MAX_PARTITIONS_PER_TOPIC;
 pub use store::MetadataStore;
