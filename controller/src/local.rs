@@ -478,10 +478,12 @@ impl MetadataStore for LocalStore {
         changes: Vec<Reassignment>,
     ) -> Result<Vec<Option<ReassignmentError>>, ControllerError> {
         let command = Command::AlterReassignments(changes);
-        self.blocking(move |s| match s.run("alter_reassignments", command, false)? {
-            Reply::Reassignments(r) => Ok(r),
-            other => Err(unexpected("alter_reassignments", &other)),
-        })
+        self.blocking(
+            move |s| match s.run("alter_reassignments", command, false)? {
+                Reply::Reassignments(r) => Ok(r),
+                other => Err(unexpected("alter_reassignments", &other)),
+            },
+        )
         .await
     }
 

@@ -28,9 +28,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::ClusterState;
 use crate::error::ControllerError;
 use crate::ids::{TopicId, is_uuid_text};
-use crate::cluster::ClusterState;
 use crate::model::{PartitionInfo, Topic};
 use crate::names::validate_topic_name;
 use crate::state::MAX_PARTITIONS_PER_TOPIC;
@@ -437,7 +437,10 @@ mod tests {
         let s = decode(Path::new("x"), &bytes).expect("decodes");
         let topics = s.topics(Path::new("x")).expect("valid");
         let p = &topics["orders"].partitions[0];
-        assert_eq!((p.leader, p.partition_epoch, p.isr.as_slice()), (1, 0, &[1][..]));
+        assert_eq!(
+            (p.leader, p.partition_epoch, p.isr.as_slice()),
+            (1, 0, &[1][..])
+        );
         assert!(p.adding_replicas.is_empty() && p.removing_replicas.is_empty());
         // Written again, it is byte for byte the same: new fields at their defaults are left
         // out.

@@ -435,7 +435,10 @@ mod tests {
             .iter()
             .map(|p| (p.leader, p.replicas.clone(), p.isr.clone()))
             .collect();
-        assert_eq!(got, vec![(3, vec![3, 1], vec![3, 1]), (2, vec![2], vec![2])]);
+        assert_eq!(
+            got,
+            vec![(3, vec![3, 1], vec![3, 1]), (2, vec![2], vec![2])]
+        );
         for bad in [
             BTreeMap::from([(1, vec![1])]),
             BTreeMap::from([(0, vec![])]),

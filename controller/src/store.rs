@@ -7,7 +7,8 @@ use tokio::sync::watch;
 use crate::error::ControllerError;
 use crate::model::{
     BrokerRegistration, ConfigOp, ElectionResult, ElectionType, Heartbeat, HeartbeatReply,
-    IsrChange, MetadataImage, NewTopic, PartitionInfo, QuorumInfo, Reassignment, ReassignmentError, Topic,
+    IsrChange, MetadataImage, NewTopic, PartitionInfo, QuorumInfo, Reassignment, ReassignmentError,
+    Topic,
 };
 
 /// Where the broker reads and changes cluster metadata.

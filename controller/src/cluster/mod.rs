@@ -27,9 +27,9 @@ mod elect;
 mod isr;
 mod partitions;
 pub(crate) mod placement;
-mod reassign;
 #[cfg(test)]
 mod proptests;
+mod reassign;
 #[cfg(test)]
 mod tests;
 

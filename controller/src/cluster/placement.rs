@@ -31,7 +31,9 @@ pub(crate) fn place(
     let shift0 = u32::from_le_bytes([seed[4], seed[5], seed[6], seed[7]]) as usize % n;
     let racks: BTreeMap<Option<&str>, Vec<i32>> =
         brokers.iter().fold(BTreeMap::new(), |mut m, b| {
-            m.entry(b.rack.as_deref()).or_insert_with(Vec::new).push(b.id);
+            m.entry(b.rack.as_deref())
+                .or_insert_with(Vec::new)
+                .push(b.id);
             m
         });
     let rack_aware = brokers.iter().any(|b| b.rack.is_some());

@@ -13,15 +13,44 @@ use crate::model::{ElectionType, NO_LEADER};
 /// most commands are valid and the sequence goes somewhere).
 #[derive(Debug, Clone)]
 enum Op {
-    Register { broker: u8, incarnation: u8 },
-    Fence { broker: u8, stale: bool },
-    Unfence { broker: u8, stale: bool },
-    Shutdown { broker: u8 },
-    Create { partitions: u8, replication: u8, unclean: bool },
-    Grow { topic: u8 },
-    Alter { topic: u8, partition: u8, members: u8, skew: u8 },
-    Elect { unclean: bool, topic: Option<(u8, u8)> },
-    Reassign { topic: u8, partition: u8, target: Option<Vec<u8>> },
+    Register {
+        broker: u8,
+        incarnation: u8,
+    },
+    Fence {
+        broker: u8,
+        stale: bool,
+    },
+    Unfence {
+        broker: u8,
+        stale: bool,
+    },
+    Shutdown {
+        broker: u8,
+    },
+    Create {
+        partitions: u8,
+        replication: u8,
+        unclean: bool,
+    },
+    Grow {
+        topic: u8,
+    },
+    Alter {
+        topic: u8,
+        partition: u8,
+        members: u8,
+        skew: u8,
+    },
+    Elect {
+        unclean: bool,
+        topic: Option<(u8, u8)>,
+    },
+    Reassign {
+        topic: u8,
+        partition: u8,
+        target: Option<Vec<u8>>,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -67,30 +96,49 @@ impl Run {
         let name = names[usize::from(topic) % names.len()];
         let count = s.topics[name].partitions.len() as i32;
         // Now and then one past the end.
-        let index = if partition == u8::MAX { count } else { i32::from(partition) % count };
+        let index = if partition == u8::MAX {
+            count
+        } else {
+            i32::from(partition) % count
+        };
         (name.clone(), index)
     }
 
     fn command(&mut self, s: &ClusterState, op: Op) -> Command {
         let epoch = |id: i32| s.brokers.get(&id).map_or(0, |r| r.epoch);
         match op {
-            Op::Register { broker, incarnation } => Command::RegisterBroker(registration(
-                self.broker(broker),
-                &incarnation.to_string(),
-            )),
+            Op::Register {
+                broker,
+                incarnation,
+            } => {
+                Command::RegisterBroker(registration(self.broker(broker), &incarnation.to_string()))
+            }
             Op::Fence { broker, stale } => {
                 let id = self.broker(broker);
-                Command::FenceBroker { id, epoch: epoch(id) - i64::from(stale) }
+                Command::FenceBroker {
+                    id,
+                    epoch: epoch(id) - i64::from(stale),
+                }
             }
             Op::Unfence { broker, stale } => {
                 let id = self.broker(broker);
-                Command::UnfenceBroker { id, epoch: epoch(id) - i64::from(stale) }
+                Command::UnfenceBroker {
+                    id,
+                    epoch: epoch(id) - i64::from(stale),
+                }
             }
             Op::Shutdown { broker } => {
                 let id = self.broker(broker);
-                Command::ControlledShutdown { id, epoch: epoch(id) }
+                Command::ControlledShutdown {
+                    id,
+                    epoch: epoch(id),
+                }
             }
-            Op::Create { partitions, replication, unclean } => {
+            Op::Create {
+                partitions,
+                replication,
+                unclean,
+            } => {
                 self.topics += 1;
                 let mut configs = BTreeMap::new();
                 if unclean {
@@ -109,13 +157,24 @@ impl Run {
             }
             Op::Grow { topic } => {
                 let (name, _) = self.partition(s, topic, 0);
-                let total = s.topics.get(&name).map_or(1, |t| t.partitions.len() as u32 + 1);
+                let total = s
+                    .topics
+                    .get(&name)
+                    .map_or(1, |t| t.partitions.len() as u32 + 1);
                 Command::CreatePartitions { name, total }
             }
-            Op::Alter { topic, partition, members, skew } => {
+            Op::Alter {
+                topic,
+                partition,
+                members,
+                skew,
+            } => {
                 let (name, index) = self.partition(s, topic, partition);
                 let Some(t) = s.topics.get(&name) else {
-                    return Command::ElectLeaders { election: ElectionType::Preferred, partitions: None };
+                    return Command::ElectLeaders {
+                        election: ElectionType::Preferred,
+                        partitions: None,
+                    };
                 };
                 let p = t.partitions.get(index as usize).unwrap_or(&t.partitions[0]);
                 // The ISR is the leader plus a subset of the replicas chosen by `members`.
@@ -148,10 +207,18 @@ impl Run {
                 Command::AlterPartition(change)
             }
             Op::Elect { unclean, topic } => Command::ElectLeaders {
-                election: if unclean { ElectionType::Unclean } else { ElectionType::Preferred },
+                election: if unclean {
+                    ElectionType::Unclean
+                } else {
+                    ElectionType::Preferred
+                },
                 partitions: topic.map(|(t, p)| vec![self.partition(s, t, p)]),
             },
-            Op::Reassign { topic, partition, target } => {
+            Op::Reassign {
+                topic,
+                partition,
+                target,
+            } => {
                 let (name, index) = self.partition(s, topic, partition);
                 Command::AlterReassignments(vec![Reassignment {
                     topic: name,
@@ -179,12 +246,23 @@ fn check(s: &ClusterState) -> Result<(), TestCaseError> {
         for (i, p) in t.partitions.iter().enumerate() {
             let at = format!("{}-{i}: {p:?}", t.name);
             prop_assert!(!p.isr.is_empty(), "empty ISR {}", at);
-            prop_assert!(p.isr.iter().all(|r| p.replicas.contains(r)), "ISR outside replicas {}", at);
+            prop_assert!(
+                p.isr.iter().all(|r| p.replicas.contains(r)),
+                "ISR outside replicas {}",
+                at
+            );
             let mut sorted = p.replicas.clone();
             sorted.sort_unstable();
             sorted.dedup();
             prop_assert_eq!(sorted.len(), p.replicas.len(), "duplicate replicas {}", &at);
-            prop_assert!(p.adding_replicas.iter().chain(&p.removing_replicas).all(|r| p.replicas.contains(r)), "{}", at);
+            prop_assert!(
+                p.adding_replicas
+                    .iter()
+                    .chain(&p.removing_replicas)
+                    .all(|r| p.replicas.contains(r)),
+                "{}",
+                at
+            );
             if p.leader != NO_LEADER {
                 prop_assert!(p.isr.contains(&p.leader), "leader outside the ISR {}", at);
                 prop_assert!(s.is_live(p.leader), "leader not live {}", at);
@@ -195,12 +273,26 @@ fn check(s: &ClusterState) -> Result<(), TestCaseError> {
 }
 
 /// What must hold of every step from `before` to `after` by `command`.
-fn check_step(before: &ClusterState, after: &ClusterState, command: &Command) -> Result<(), TestCaseError> {
-    let unclean_command = matches!(command, Command::ElectLeaders { election: ElectionType::Unclean, .. });
+fn check_step(
+    before: &ClusterState,
+    after: &ClusterState,
+    command: &Command,
+) -> Result<(), TestCaseError> {
+    let unclean_command = matches!(
+        command,
+        Command::ElectLeaders {
+            election: ElectionType::Unclean,
+            ..
+        }
+    );
     for t in after.topics.values() {
-        let Some(old) = before.topics.get(&t.name) else { continue };
+        let Some(old) = before.topics.get(&t.name) else {
+            continue;
+        };
         for (p, q) in old.partitions.iter().zip(&t.partitions) {
-            prop_assert!(q.leader_epoch >= p.leader_epoch && q.partition_epoch >= p.partition_epoch);
+            prop_assert!(
+                q.leader_epoch >= p.leader_epoch && q.partition_epoch >= p.partition_epoch
+            );
             if q != p {
                 prop_assert!(q.partition_epoch > p.partition_epoch, "{:?} -> {:?}", p, q);
             }
@@ -211,7 +303,10 @@ fn check_step(before: &ClusterState, after: &ClusterState, command: &Command) ->
                     || matches!(command, Command::AlterPartition(c) if c.new_isr.contains(&q.leader));
                 prop_assert!(
                     clean || unclean_command || partitions::unclean_allowed(t),
-                    "unclean election {:?} -> {:?} by {:?}", p, q, command
+                    "unclean election {:?} -> {:?} by {:?}",
+                    p,
+                    q,
+                    command
                 );
             }
         }

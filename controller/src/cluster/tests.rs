@@ -107,8 +107,7 @@ fn registration_is_idempotent_and_a_new_incarnation_fences_the_old() {
     assert_eq!(s.version, v, "a retry changes nothing");
 
     topic(&mut s, "t", &[&[2, 1, 3], &[1, 2]], false);
-    let Reply::BrokerEpoch(new) = ok(&mut s, Command::RegisterBroker(registration(2, "b")))
-    else {
+    let Reply::BrokerEpoch(new) = ok(&mut s, Command::RegisterBroker(registration(2, "b"))) else {
         panic!()
     };
     assert_eq!(new, s.version as i64);
@@ -198,9 +197,13 @@ fn alter_partition_checks_and_applies() {
             },
             |e| matches!(e, ControllerError::UnknownTopicId(_)),
         ),
-        (IsrChange { partition: 1, ..good.clone() }, |e| {
-            matches!(e, ControllerError::UnknownPartition { .. })
-        }),
+        (
+            IsrChange {
+                partition: 1,
+                ..good.clone()
+            },
+            |e| matches!(e, ControllerError::UnknownPartition { .. }),
+        ),
         (
             IsrChange {
                 broker_epoch: 0,
@@ -259,7 +262,10 @@ fn alter_partition_checks_and_applies() {
     let Reply::Partition(p) = ok(&mut s, Command::AlterPartition(good.clone())) else {
         panic!()
     };
-    assert_eq!((p.leader_epoch, p.partition_epoch, p.isr), (0, 1, vec![1, 2]));
+    assert_eq!(
+        (p.leader_epoch, p.partition_epoch, p.isr),
+        (0, 1, vec![1, 2])
+    );
     // The same request again is stale now.
     assert!(matches!(
         err(&mut s, Command::AlterPartition(good)),
@@ -293,7 +299,14 @@ fn preferred_and_unclean_elections() {
         other => panic!("{other:?}"),
     };
     // 1 is not back in the ISR of partition 0 yet.
-    let all = |t: &str| Some((0..3).map(|p| (t.to_string(), p)).chain([(t.to_string(), 7)]).collect());
+    let all = |t: &str| {
+        Some(
+            (0..3)
+                .map(|p| (t.to_string(), p))
+                .chain([(t.to_string(), 7)])
+                .collect(),
+        )
+    };
     assert_eq!(
         results(ok(&mut s, preferred(all("t")))),
         vec![
@@ -319,7 +332,10 @@ fn preferred_and_unclean_elections() {
         election: ElectionType::Unclean,
         partitions: None,
     };
-    assert_eq!(results(ok(&mut s, unclean.clone())), vec![(1, None), (2, None)]);
+    assert_eq!(
+        results(ok(&mut s, unclean.clone())),
+        vec![(1, None), (2, None)]
+    );
     assert_eq!(part(&s, "t", 1), (2, 3, 3, vec![2]));
     assert_eq!(part(&s, "t", 2).0, 1);
     fence(&mut s, 1);
@@ -350,9 +366,8 @@ fn reassignment_moves_replicas_and_completes() {
         Reply::Reassignments(v) => v,
         other => panic!("{other:?}"),
     };
-    let invalid = |e: &Option<ReassignmentError>| {
-        matches!(e, Some(ReassignmentError::InvalidAssignment(_)))
-    };
+    let invalid =
+        |e: &Option<ReassignmentError>| matches!(e, Some(ReassignmentError::InvalidAssignment(_)));
     let out = reassign(
         &mut s,
         vec![
@@ -373,21 +388,31 @@ fn reassignment_moves_replicas_and_completes() {
         ],
     );
     assert_eq!(out[0], Some(ReassignmentError::NoReassignmentInProgress));
-    assert!(invalid(&out[1]) && invalid(&out[2]) && invalid(&out[3]), "{out:?}");
+    assert!(
+        invalid(&out[1]) && invalid(&out[2]) && invalid(&out[3]),
+        "{out:?}"
+    );
     assert_eq!(out[4], Some(ReassignmentError::UnknownPartition));
     assert_eq!(out[5], Some(ReassignmentError::UnknownPartition));
 
     assert_eq!(reassign(&mut s, vec![r(Some(vec![4, 2, 3]))]), vec![None]);
     let p = s.topics["t"].partitions[0].clone();
     assert_eq!(
-        (p.replicas.clone(), p.adding_replicas.clone(), p.removing_replicas.clone()),
+        (
+            p.replicas.clone(),
+            p.adding_replicas.clone(),
+            p.removing_replicas.clone()
+        ),
         (vec![4, 2, 3, 1], vec![4], vec![1])
     );
     assert_eq!((p.leader, p.partition_epoch), (1, 1));
     // Cancel, then start again.
     assert_eq!(reassign(&mut s, vec![r(None)]), vec![None]);
     let p = s.topics["t"].partitions[0].clone();
-    assert_eq!((p.replicas.clone(), p.adding_replicas.len()), (vec![2, 3, 1], 0));
+    assert_eq!(
+        (p.replicas.clone(), p.adding_replicas.len()),
+        (vec![2, 3, 1], 0)
+    );
     assert_eq!(reassign(&mut s, vec![r(Some(vec![4, 2, 3]))]), vec![None]);
     // The leader adds 4 to the ISR: the reassignment completes and 1 hands over.
     let c = isr_change(&s, "t", 0, &[1, 2, 3, 4]);
@@ -441,18 +466,32 @@ fn placement_uses_live_brokers_only() {
         assignments: BTreeMap::new(),
     };
     let id = TopicId([1; 16]);
-    ok(&mut s, Command::CreateTopic { topic: new.clone(), id });
-    assert!(s.topics["t"]
-        .partitions
-        .iter()
-        .all(|p| !p.replicas.contains(&2)));
+    ok(
+        &mut s,
+        Command::CreateTopic {
+            topic: new.clone(),
+            id,
+        },
+    );
+    assert!(
+        s.topics["t"]
+            .partitions
+            .iter()
+            .all(|p| !p.replicas.contains(&2))
+    );
     let too_many = NewTopic {
         name: "u".into(),
         replication_factor: 3,
         ..new
     };
     assert!(matches!(
-        err(&mut s, Command::CreateTopic { topic: too_many, id: TopicId([2; 16]) }),
+        err(
+            &mut s,
+            Command::CreateTopic {
+                topic: too_many,
+                id: TopicId([2; 16])
+            }
+        ),
         ControllerError::InvalidReplicationFactor(_)
     ));
 }

@@ -57,7 +57,10 @@ async fn registration_and_heartbeats() {
 async fn partitions_elections_and_reassignments_on_one_node() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
-    let t = store.create_topic(new_topic("t", 2), false).await.expect("create");
+    let t = store
+        .create_topic(new_topic("t", 2), false)
+        .await
+        .expect("create");
     let version = store.image().version;
     let epoch = store.register_broker(BrokerRegistration {
         info: node(1, 9092),
@@ -128,7 +131,10 @@ async fn partitions_elections_and_reassignments_on_one_node() {
         .await
         .expect("reassign");
     assert_eq!(out[0], None);
-    assert!(matches!(out[1], Some(ReassignmentError::InvalidAssignment(_))));
+    assert!(matches!(
+        out[1],
+        Some(ReassignmentError::InvalidAssignment(_))
+    ));
     assert_eq!(out[2], Some(ReassignmentError::NoReassignmentInProgress));
     assert_eq!(out[3], Some(ReassignmentError::UnknownPartition));
     assert_eq!(store.image().version, version, "nothing changed");
@@ -139,8 +145,14 @@ async fn a_store_reads_as_a_cluster_state() {
     let dir = tempfile::tempdir().expect("tempdir");
     assert!(LocalStore::read_state(dir.path()).expect("empty").is_none());
     let store = open(dir.path());
-    store.create_topic(new_topic("a", 2), false).await.expect("a");
-    store.create_topic(new_topic("b", 1), false).await.expect("b");
+    store
+        .create_topic(new_topic("a", 2), false)
+        .await
+        .expect("a");
+    store
+        .create_topic(new_topic("b", 1), false)
+        .await
+        .expect("b");
     let first = store.allocate_producer_ids(10).await.expect("ids");
     let image = store.image();
     drop(store);
@@ -154,7 +166,10 @@ async fn a_store_reads_as_a_cluster_state() {
     assert_eq!(state.topics["a"].id, image.topics["a"].id);
     assert!(state.brokers[&1].fenced);
     for p in state.topics.values().flat_map(|t| t.partitions.iter()) {
-        assert_eq!((p.leader, p.leader_epoch, p.isr.as_slice()), (NO_LEADER, 1, &[1][..]));
+        assert_eq!(
+            (p.leader, p.leader_epoch, p.isr.as_slice()),
+            (NO_LEADER, 1, &[1][..])
+        );
     }
     // The node's registration with the quorum and its first heartbeat bring it back.
     let reg = BrokerRegistration {
