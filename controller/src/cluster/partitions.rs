@@ -47,10 +47,7 @@ pub(super) fn unclean_allowed(topic: &Topic) -> bool {
 }
 
 /// The partition `index` of `topic`, or the typed error.
-pub(super) fn partition<'a>(
-    topic: &'a Topic,
-    index: i32,
-) -> Result<&'a PartitionInfo, ControllerError> {
+pub(super) fn partition(topic: &Topic, index: i32) -> Result<&PartitionInfo, ControllerError> {
     usize::try_from(index)
         .ok()
         .and_then(|i| topic.partitions.get(i))
@@ -81,10 +78,8 @@ pub(super) fn elect(
     if let Some(leader) = clean_leader(state, replicas, &isr) {
         return (leader, isr);
     }
-    if unclean {
-        if let Some(leader) = replicas.iter().copied().find(|r| state.is_eligible(*r)) {
-            return (leader, vec![leader]);
-        }
+    if unclean && let Some(leader) = replicas.iter().copied().find(|r| state.is_eligible(*r)) {
+        return (leader, vec![leader]);
     }
     (NO_LEADER, isr)
 }
@@ -107,10 +102,10 @@ pub(super) fn bump(prev: &PartitionInfo, next: &mut PartitionInfo) -> bool {
 
 /// Replaces partition `index` of topic `name`.
 pub(super) fn set_partition(state: &mut ClusterState, name: &str, index: usize, p: PartitionInfo) {
-    if let Some(t) = state.topics.get_mut(name) {
-        if let Some(slot) = Arc::make_mut(t).partitions.get_mut(index) {
-            *slot = p;
-        }
+    if let Some(t) = state.topics.get_mut(name)
+        && let Some(slot) = Arc::make_mut(t).partitions.get_mut(index)
+    {
+        *slot = p;
     }
 }
 

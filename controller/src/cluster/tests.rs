@@ -189,7 +189,8 @@ fn alter_partition_checks_and_applies() {
     let mut s = cluster(3);
     topic(&mut s, "t", &[&[1, 2, 3]], false);
     let good = isr_change(&s, "t", 0, &[1, 2]);
-    let cases: Vec<(IsrChange, fn(&ControllerError) -> bool)> = vec![
+    type Check = fn(&ControllerError) -> bool;
+    let cases: Vec<(IsrChange, Check)> = vec![
         (
             IsrChange {
                 topic_id: TopicId([99; 16]),
