@@ -267,6 +267,7 @@ async fn start_groups(
                     // Kafka's offsets.topic.segment.bytes.
                     ("segment.bytes".to_owned(), (100u64 << 20).to_string()),
                 ]),
+                assignments: BTreeMap::new(),
             };
             let created = store
                 .create_topic(topic, false)

@@ -47,6 +47,7 @@ async fn fixture() -> Fixture {
                 partitions: PARTITIONS,
                 replication_factor: -1,
                 configs: BTreeMap::from([("remote.storage.enable".into(), "true".into())]),
+                assignments: BTreeMap::new(),
             },
             false,
         )

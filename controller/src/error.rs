@@ -77,6 +77,64 @@ pub enum ControllerError {
     #[error("corrupt metadata file {path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },
 
+    /// No topic has this id. Kafka: `UNKNOWN_TOPIC_ID` (100).
+    #[error("no topic has id {0}")]
+    UnknownTopicId(crate::ids::TopicId),
+
+    /// The topic exists but has no partition of this number. Kafka:
+    /// `UNKNOWN_TOPIC_OR_PARTITION` (3).
+    #[error("topic '{topic}' has no partition {partition}")]
+    UnknownPartition { topic: String, partition: i32 },
+
+    /// A broker id the quorum has no registration for. Kafka: `BROKER_ID_NOT_REGISTERED` (102).
+    #[error("broker {0} is not registered")]
+    BrokerNotRegistered(i32),
+
+    /// A request carrying a broker epoch other than the broker's current registration (an old
+    /// incarnation, or a registration that was replaced). Kafka: `STALE_BROKER_EPOCH` (77).
+    #[error("broker {broker} sent epoch {got}, its current epoch is {current}")]
+    StaleBrokerEpoch { broker: i32, got: i64, current: i64 },
+
+    /// AlterPartition from a broker that does not lead the partition. Kafka:
+    /// `NOT_LEADER_OR_FOLLOWER` (6).
+    #[error("broker {broker} is not the leader of {topic}-{partition} (the leader is {leader})")]
+    NotLeaderOrFollower {
+        topic: String,
+        partition: i32,
+        broker: i32,
+        leader: i32,
+    },
+
+    /// AlterPartition with a leader epoch other than the partition's. Kafka:
+    /// `FENCED_LEADER_EPOCH` (74).
+    #[error("leader epoch {got} of {topic}-{partition} is not the current {current}")]
+    FencedLeaderEpoch {
+        topic: String,
+        partition: i32,
+        got: i32,
+        current: i32,
+    },
+
+    /// AlterPartition with a partition epoch other than the partition's (the leader has not
+    /// seen the latest change yet). Kafka: `INVALID_UPDATE_VERSION` (95).
+    #[error("partition epoch {got} of {topic}-{partition} is not the current {current}")]
+    InvalidUpdateVersion {
+        topic: String,
+        partition: i32,
+        got: i32,
+        current: i32,
+    },
+
+    /// An ISR that is empty, lacks the leader, or holds a non-replica, a fenced broker or one
+    /// in controlled shutdown (KIP-841). Kafka: `INELIGIBLE_REPLICA` (107).
+    #[error("ineligible ISR: {0}")]
+    IneligibleReplica(String),
+
+    /// An explicit replica assignment that cannot be used (empty, duplicates, unknown or
+    /// fenced brokers, partitions not numbered 0..n). Kafka: `INVALID_REPLICA_ASSIGNMENT` (39).
+    #[error("invalid replica assignment: {0}")]
+    InvalidReplicaAssignment(String),
+
     /// The runtime shut down while a change was being written: the change may or may not have
     /// been made durable. Kafka: `REQUEST_TIMED_OUT` (7), whose outcome is also unknown.
     #[error("the metadata store stopped before the change completed")]

@@ -26,6 +26,7 @@
 //!     partitions: 3,
 //!     replication_factor: -1,
 //!     configs: BTreeMap::from([("retention.ms".into(), "3600000".into())]),
+//!     assignments: BTreeMap::new(),
 //! };
 //! let created = store.create_topic(topic, false).await?;
 //! assert_eq!(created.partitions.len(), 3);
@@ -63,7 +64,7 @@ pub use local::{LocalStore, PRODUCER_ID_BLOCK};
 pub use model::{
     BrokerInfo, BrokerRegistration, ConfigOp, ElectionError, ElectionResult, ElectionType,
     Heartbeat, HeartbeatReply, IsrChange, MetadataImage, NO_LEADER, NewTopic, PartitionInfo,
-    QuorumInfo, QuorumMember, Reassignment, Topic,
+    QuorumInfo, QuorumMember, Reassignment, ReassignmentError, Topic,
 };
 pub use names::{MAX_TOPIC_NAME_LEN, validate_topic_name};
 pub use raft::{QuorumConfig, RaftStore, Seed};

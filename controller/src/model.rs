@@ -99,6 +99,12 @@ pub struct NewTopic {
     pub replication_factor: i16,
     /// Config overrides by Kafka name.
     pub configs: BTreeMap<String, String>,
+    /// Explicit replica assignments (CreateTopics `assignments`): partition number to its
+    /// replicas, preferred leader first. Empty = automatic placement. When set, it decides
+    /// the partition count and replication factor: `partitions` and `replication_factor` are
+    /// ignored, the partitions must be numbered `0..n` and every broker must be live.
+    #[serde(default)]
+    pub assignments: BTreeMap<i32, Vec<i32>>,
 }
 
 /// One change to a topic's config overrides.
@@ -206,6 +212,21 @@ pub struct Reassignment {
     pub partition: i32,
     /// The target replicas, or `None` to cancel a reassignment in progress.
     pub replicas: Option<Vec<i32>>,
+}
+
+/// Why one entry of AlterPartitionReassignments was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReassignmentError {
+    /// Kafka `UNKNOWN_TOPIC_OR_PARTITION` (3).
+    #[error("unknown topic or partition")]
+    UnknownPartition,
+    /// Kafka `INVALID_REPLICA_ASSIGNMENT` (39).
+    #[error("{0}")]
+    InvalidAssignment(String),
+    /// A cancellation with nothing to cancel. Kafka `NO_REASSIGNMENT_IN_PROGRESS` (85).
+    #[error("no reassignment is in progress")]
+    NoReassignmentInProgress,
 }
 
 /// The metadata quorum as DescribeQuorum shows it.

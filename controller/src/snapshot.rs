@@ -28,9 +28,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::ClusterState;
 use crate::error::ControllerError;
 use crate::ids::{TopicId, is_uuid_text};
-use crate::model::{MetadataImage, PartitionInfo, Topic};
+use crate::model::{PartitionInfo, Topic};
 use crate::names::validate_topic_name;
 use crate::state::MAX_PARTITIONS_PER_TOPIC;
 
@@ -70,6 +71,9 @@ pub(crate) struct TopicRecord {
     pub(crate) configs: BTreeMap<String, String>,
 }
 
+/// One partition. The fields after `isr` came with the cluster state; files written before
+/// lack them (they read as 0 and empty) and they are left out while they have those values,
+/// so such files stay as they were.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PartitionRecord {
@@ -77,16 +81,28 @@ pub(crate) struct PartitionRecord {
     pub(crate) leader_epoch: i32,
     pub(crate) replicas: Vec<i32>,
     pub(crate) isr: Vec<i32>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) partition_epoch: i32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) adding_replicas: Vec<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) removing_replicas: Vec<i32>,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }
 
 impl Snapshot {
-    pub(crate) fn new(image: &MetadataImage, node_id: i32, producer_id_limit: i64) -> Self {
+    /// The snapshot of `state` (its `next_producer_id` is the producer-id limit) for node
+    /// `node_id`. Broker registrations are not persisted: the node registers on every open.
+    pub(crate) fn new(state: &ClusterState, node_id: i32) -> Self {
         Snapshot {
-            cluster_id: image.cluster_id.clone(),
+            cluster_id: state.cluster_id.clone(),
             node_id,
-            version: image.version,
-            producer_id_limit,
-            topics: image
+            version: state.version,
+            producer_id_limit: state.next_producer_id,
+            topics: state
                 .topics
                 .values()
                 .map(|t| TopicRecord {
@@ -100,6 +116,9 @@ impl Snapshot {
                             leader_epoch: p.leader_epoch,
                             replicas: p.replicas.clone(),
                             isr: p.isr.clone(),
+                            partition_epoch: p.partition_epoch,
+                            adding_replicas: p.adding_replicas.clone(),
+                            removing_replicas: p.removing_replicas.clone(),
                         })
                         .collect(),
                     configs: t.configs.clone(),
@@ -144,11 +163,11 @@ impl Snapshot {
                     .map(|p| PartitionInfo {
                         leader: p.leader,
                         leader_epoch: p.leader_epoch,
-                        partition_epoch: 0,
+                        partition_epoch: p.partition_epoch,
                         replicas: p.replicas.clone(),
                         isr: p.isr.clone(),
-                        adding_replicas: Vec::new(),
-                        removing_replicas: Vec::new(),
+                        adding_replicas: p.adding_replicas.clone(),
+                        removing_replicas: p.removing_replicas.clone(),
                     })
                     .collect(),
                 configs: t.configs.clone(),
@@ -332,6 +351,9 @@ mod tests {
                     leader_epoch: 0,
                     replicas: vec![1],
                     isr: vec![1],
+                    partition_epoch: 0,
+                    adding_replicas: Vec::new(),
+                    removing_replicas: Vec::new(),
                 }],
                 configs: BTreeMap::from([("retention.ms".to_string(), "1000".to_string())]),
             }],
@@ -403,6 +425,29 @@ mod tests {
     }
 
     #[test]
+    fn files_of_the_first_format_still_read() {
+        // As written before partition epochs and reassignments were persisted.
+        let body = r#"{"cluster_id":"MkU3OEVBNTcwNTJENDM2Qg","node_id":1,"version":3,"producer_id_limit":1000,"topics":[{"name":"orders","id":"AAAAAAAAAAAAAAAAAAAAAQ","partitions":[{"leader":1,"leader_epoch":0,"replicas":[1],"isr":[1]}],"configs":{"retention.ms":"1000"}}]}"#;
+        let header = format!(
+            "{{\"format\":1,\"length\":{},\"crc32c\":{}}}\n",
+            body.len(),
+            crc32c::crc32c(body.as_bytes())
+        );
+        let bytes = [header.as_bytes(), body.as_bytes(), b"\n"].concat();
+        let s = decode(Path::new("x"), &bytes).expect("decodes");
+        let topics = s.topics(Path::new("x")).expect("valid");
+        let p = &topics["orders"].partitions[0];
+        assert_eq!(
+            (p.leader, p.partition_epoch, p.isr.as_slice()),
+            (1, 0, &[1][..])
+        );
+        assert!(p.adding_replicas.is_empty() && p.removing_replicas.is_empty());
+        // Written again, it is byte for byte the same: new fields at their defaults are left
+        // out.
+        assert_eq!(encode(&s).expect("encodes"), bytes);
+    }
+
+    #[test]
     fn meta_properties() {
         let id = crate::ids::new_cluster_id();
         let text = encode_meta(&id, 42);
@@ -451,13 +496,20 @@ mod tests {
             any::<i32>(),
             any::<i32>(),
             prop::collection::vec(any::<i32>(), 0..4),
+            any::<i32>(),
+            prop::collection::vec(any::<i32>(), 0..2),
         )
-            .prop_map(|(leader, leader_epoch, replicas)| PartitionRecord {
-                leader,
-                leader_epoch,
-                isr: replicas.clone(),
-                replicas,
-            });
+            .prop_map(
+                |(leader, leader_epoch, replicas, partition_epoch, moving)| PartitionRecord {
+                    leader,
+                    leader_epoch,
+                    isr: replicas.clone(),
+                    replicas,
+                    partition_epoch,
+                    adding_replicas: moving.clone(),
+                    removing_replicas: moving,
+                },
+            );
         let topic = (
             "[a-zA-Z0-9._-]{1,20}",
             any::<[u8; 16]>(),

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::cluster::placement;
 use crate::error::ControllerError;
 use crate::ids::TopicId;
 use crate::model::{ConfigOp, MetadataImage, NewTopic, PartitionInfo, Topic};
@@ -36,13 +37,18 @@ pub(crate) fn create_topic(
             existing: existing.clone(),
         });
     }
-    if new.partitions == 0 {
+    if new.partitions == 0 && new.assignments.is_empty() {
         return Err(ControllerError::InvalidPartitions(
             "number of partitions must be larger than 0, or -1 to use the default value".into(),
         ));
     }
-    check_partition_limit(new.partitions)?;
-    let replication = replication_factor(image, new.replication_factor)?;
+    let partitions = if new.assignments.is_empty() {
+        check_partition_limit(new.partitions)?;
+        let replication = replication_factor(image, new.replication_factor)?;
+        assign(image, id, 0..new.partitions, replication)
+    } else {
+        explicit(image, &new.assignments)?
+    };
     validate_topic_configs(&new.configs)?;
     if id == TopicId::ZERO || image.topic_by_id(id).is_some() {
         return Err(ControllerError::InvalidRequest(format!(
@@ -50,7 +56,7 @@ pub(crate) fn create_topic(
         )));
     }
     Ok(Topic {
-        partitions: assign(image, 0..new.partitions, replication),
+        partitions,
         name: new.name,
         id,
         configs: new.configs,
@@ -109,7 +115,7 @@ pub(crate) fn create_partitions(
     let mut grown = Topic::clone(&topic);
     grown
         .partitions
-        .extend(assign(image, current as u32..total, replication));
+        .extend(assign(image, topic.id, current as u32..total, replication));
     Ok(grown)
 }
 
@@ -241,37 +247,70 @@ fn not_enough_brokers(factor: usize, brokers: usize) -> ControllerError {
     ))
 }
 
-/// Replicas for partitions `range`, round-robin over the brokers, the first replica leading.
-/// On a single node every partition is led by that node, at epoch 0.
+/// Partitions `range` of topic `id`, placed over the image's (live) brokers by
+/// [`placement::place`]; the first replica leads and the ISR is every replica.
 fn assign(
     image: &MetadataImage,
+    id: TopicId,
     range: std::ops::Range<u32>,
     replication: usize,
 ) -> Vec<PartitionInfo> {
-    let ids: Vec<i32> = image.brokers.iter().map(|b| b.id).collect();
-    if ids.is_empty() || replication == 0 {
-        // Callers check the replication factor against the brokers first.
-        return Vec::new();
-    }
-    range
-        .map(|p| {
-            let replicas: Vec<i32> = (0..replication)
-                .map(|i| ids[(p as usize + i) % ids.len()])
-                .collect();
-            PartitionInfo {
-                leader: replicas[0],
-                leader_epoch: 0,
-                partition_epoch: 0,
-                isr: replicas.clone(),
-                replicas,
-                adding_replicas: Vec::new(),
-                removing_replicas: Vec::new(),
-            }
-        })
+    placement::place(&image.brokers, id, range, replication)
+        .into_iter()
+        .map(partition)
         .collect()
 }
 
+/// A new partition on `replicas`, led by the first.
+fn partition(replicas: Vec<i32>) -> PartitionInfo {
+    PartitionInfo {
+        leader: replicas[0],
+        leader_epoch: 0,
+        partition_epoch: 0,
+        isr: replicas.clone(),
+        replicas,
+        adding_replicas: Vec::new(),
+        removing_replicas: Vec::new(),
+    }
+}
+
+/// The partitions of an explicit assignment (CreateTopics `assignments`): numbered `0..n`,
+/// each with at least one replica, no broker twice, every broker live (as Kafka's KRaft
+/// controller requires).
+fn explicit(
+    image: &MetadataImage,
+    assignments: &BTreeMap<i32, Vec<i32>>,
+) -> Result<Vec<PartitionInfo>, ControllerError> {
+    let bad = |reason: String| Err(ControllerError::InvalidReplicaAssignment(reason));
+    check_partition_limit(assignments.len() as u32)?;
+    let mut partitions = Vec::with_capacity(assignments.len());
+    for (expected, (&p, replicas)) in assignments.iter().enumerate() {
+        if p != expected as i32 {
+            return bad(format!(
+                "partitions must be numbered 0 to {}, without gaps; {expected} is missing",
+                assignments.len() - 1
+            ));
+        }
+        if replicas.is_empty() {
+            return bad(format!("partition {p} has no replicas"));
+        }
+        for (i, r) in replicas.iter().enumerate() {
+            if replicas[..i].contains(r) {
+                return bad(format!("partition {p} lists broker {r} twice"));
+            }
+            if !image.brokers.iter().any(|b| b.id == *r) {
+                return bad(format!(
+                    "broker {r} of partition {p} is not a live registered broker"
+                ));
+            }
+        }
+        partitions.push(partition(replicas.clone()));
+    }
+    Ok(partitions)
+}
+
 /// `image` with `topic` added or replaced, one version later.
+#[cfg(test)]
 pub(crate) fn with_topic(image: &MetadataImage, topic: Arc<Topic>) -> MetadataImage {
     let mut next = image.clone();
     next.topics.insert(topic.name.clone(), topic);
@@ -280,6 +319,7 @@ pub(crate) fn with_topic(image: &MetadataImage, topic: Arc<Topic>) -> MetadataIm
 }
 
 /// `image` without the topic `name`, one version later.
+#[cfg(test)]
 pub(crate) fn without_topic(image: &MetadataImage, name: &str) -> MetadataImage {
     let mut next = image.clone();
     next.topics.remove(name);
@@ -316,6 +356,7 @@ mod tests {
             partitions,
             replication_factor: -1,
             configs: BTreeMap::new(),
+            assignments: BTreeMap::new(),
         }
     }
 
@@ -368,17 +409,48 @@ mod tests {
                 other => panic!("rf {rf}: {other:?}"),
             }
         }
-        // Three brokers: replicas rotate, the first leads.
+        // Three brokers: every broker leads one partition, the first replica leads.
         let img = image(&[1, 2, 3]);
         t.replication_factor = 2;
         let topic =
             create_topic(&img, NewTopic { partitions: 3, ..t }, TopicId::random()).expect("create");
-        let replicas: Vec<_> = topic
+        let mut leaders: Vec<_> = topic.partitions.iter().map(|p| p.leader).collect();
+        leaders.sort();
+        assert_eq!(leaders, vec![1, 2, 3]);
+        for p in &topic.partitions {
+            assert_eq!((p.replicas.len(), p.replicas[0]), (2, p.leader));
+            assert_ne!(p.replicas[0], p.replicas[1]);
+            assert_eq!(p.isr, p.replicas);
+        }
+    }
+
+    #[test]
+    fn explicit_assignments() {
+        let img = image(&[1, 2, 3]);
+        let mut t = new_topic("a", 0);
+        t.assignments = BTreeMap::from([(0, vec![3, 1]), (1, vec![2])]);
+        let topic = create_topic(&img, t.clone(), TopicId::random()).expect("create");
+        let got: Vec<_> = topic
             .partitions
             .iter()
-            .map(|p| p.replicas.clone())
+            .map(|p| (p.leader, p.replicas.clone(), p.isr.clone()))
             .collect();
-        assert_eq!(replicas, vec![vec![1, 2], vec![2, 3], vec![3, 1]]);
+        assert_eq!(
+            got,
+            vec![(3, vec![3, 1], vec![3, 1]), (2, vec![2], vec![2])]
+        );
+        for bad in [
+            BTreeMap::from([(1, vec![1])]),
+            BTreeMap::from([(0, vec![])]),
+            BTreeMap::from([(0, vec![1, 1])]),
+            BTreeMap::from([(0, vec![1, 4])]),
+        ] {
+            t.assignments = bad;
+            assert!(matches!(
+                create_topic(&img, t.clone(), TopicId::random()),
+                Err(ControllerError::InvalidReplicaAssignment(_))
+            ));
+        }
     }
 
     #[test]

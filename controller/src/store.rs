@@ -7,7 +7,8 @@ use tokio::sync::watch;
 use crate::error::ControllerError;
 use crate::model::{
     BrokerRegistration, ConfigOp, ElectionResult, ElectionType, Heartbeat, HeartbeatReply,
-    IsrChange, MetadataImage, NewTopic, PartitionInfo, QuorumInfo, Reassignment, Topic,
+    IsrChange, MetadataImage, NewTopic, PartitionInfo, QuorumInfo, Reassignment, ReassignmentError,
+    Topic,
 };
 
 /// Where the broker reads and changes cluster metadata.
@@ -95,7 +96,7 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     async fn alter_reassignments(
         &self,
         changes: Vec<Reassignment>,
-    ) -> Result<Vec<Option<String>>, ControllerError> {
+    ) -> Result<Vec<Option<ReassignmentError>>, ControllerError> {
         let _ = changes;
         Err(unsupported("alter_reassignments"))
     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use controller::{MetadataImage, NewTopic, Topic};
+use controller::{MetadataImage, NO_LEADER, NewTopic, PartitionInfo, Topic};
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -28,7 +28,12 @@ pub(crate) async fn handle(b: &Broker, req: MetadataRequest, version: i16) -> Me
     match wanted {
         None => {
             let image = b.image();
-            topics.extend(image.topics.values().map(|t| topic_entry(t, version)));
+            topics.extend(
+                image
+                    .topics
+                    .values()
+                    .map(|t| topic_entry(&image, t, version)),
+            );
         }
         Some(requested) => {
             let mut created = false;
@@ -36,7 +41,7 @@ pub(crate) async fn handle(b: &Broker, req: MetadataRequest, version: i16) -> Me
                 let image = b.image();
                 let entry = match (&r.name, r.topic_id.is_nil()) {
                     (Some(n), _) => match image.topic(n) {
-                        Some(t) => topic_entry(t, version),
+                        Some(t) => topic_entry(&image, t, version),
                         None if allow_create && b.config.topics.auto_create => {
                             created = true;
                             auto_create(b, n.as_str(), version).await
@@ -48,7 +53,7 @@ pub(crate) async fn handle(b: &Broker, req: MetadataRequest, version: i16) -> Me
                         ),
                     },
                     (None, false) => match image.topic_by_id(topic_id(&r.topic_id)) {
-                        Some(t) => topic_entry(t, version),
+                        Some(t) => topic_entry(&image, t, version),
                         None => missing(None, r.topic_id, ServeError::UnknownTopicId.code()),
                     },
                     (None, true) => missing(
@@ -98,16 +103,17 @@ async fn auto_create(b: &Broker, topic: &str, version: i16) -> MetadataResponseT
         partitions: b.config.topics.default_partitions,
         replication_factor: -1,
         configs: BTreeMap::new(),
+        assignments: BTreeMap::new(),
     };
     match b.store.create_topic(new, false).await {
         Ok(t) => {
             tracing::info!(topic, partitions = t.partitions.len(), "auto-created topic");
             b.sync_partitions().await;
-            topic_entry(&t, version)
+            topic_entry(&b.image(), &t, version)
         }
         // Created by someone else meanwhile: answer with it.
         Err(controller::ControllerError::TopicAlreadyExists(_)) => match b.image().topic(topic) {
-            Some(t) => topic_entry(t, version),
+            Some(t) => topic_entry(&b.image(), t, version),
             None => missing(
                 Some(topic),
                 uuid::Uuid::nil(),
@@ -128,18 +134,43 @@ fn missing(topic: Option<&str>, id: uuid::Uuid, code: i16) -> MetadataResponseTo
     t
 }
 
-pub(crate) fn topic_entry(t: &Topic, version: i16) -> MetadataResponseTopic {
+/// LEADER_NOT_AVAILABLE for a partition without a leader (its replicas are all fenced or
+/// out of the ISR), as Kafka answers; 0 otherwise.
+pub(crate) fn leader_code(p: &PartitionInfo) -> i16 {
+    if p.leader == NO_LEADER {
+        ServeError::LeaderNotAvailable.code()
+    } else {
+        0
+    }
+}
+
+/// The replicas that are not live brokers.
+pub(crate) fn offline(image: &MetadataImage, p: &PartitionInfo) -> Vec<BrokerId> {
+    p.replicas
+        .iter()
+        .filter(|r| !image.brokers.iter().any(|b| b.id == **r))
+        .map(|r| BrokerId(*r))
+        .collect()
+}
+
+pub(crate) fn topic_entry(image: &MetadataImage, t: &Topic, version: i16) -> MetadataResponseTopic {
     let partitions = t
         .partitions
         .iter()
         .enumerate()
         .map(|(i, p)| {
             MetadataResponsePartition::default()
+                .with_error_code(leader_code(p))
                 .with_partition_index(i as i32)
                 .with_leader_id(BrokerId(p.leader))
                 .with_leader_epoch(if version >= 7 { p.leader_epoch } else { -1 })
                 .with_replica_nodes(p.replicas.iter().map(|r| BrokerId(*r)).collect())
                 .with_isr_nodes(p.isr.iter().map(|r| BrokerId(*r)).collect())
+                .with_offline_replicas(if version >= 5 {
+                    offline(image, p)
+                } else {
+                    Vec::new()
+                })
         })
         .collect();
     let mut entry = MetadataResponseTopic::default()

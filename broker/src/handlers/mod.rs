@@ -114,13 +114,18 @@ pub(crate) async fn handle(b: &Broker, req: Request) -> Result<Reply, EncodeErro
             encode(key, v, cid, &replicas::alter_replica_log_dirs(b, r))?
         }
         RequestKind::DescribeQuorum(_) => encode(key, v, cid, &replicas::describe_quorum(b, v))?,
-        RequestKind::AlterPartitionReassignments(r) => {
-            encode(key, v, cid, &replicas::alter_partition_reassignments(b, r))?
+        RequestKind::AlterPartitionReassignments(r) => encode(
+            key,
+            v,
+            cid,
+            &replicas::alter_partition_reassignments(b, r).await,
+        )?,
+        RequestKind::ListPartitionReassignments(r) => {
+            encode(key, v, cid, &replicas::list_partition_reassignments(b, r))?
         }
-        RequestKind::ListPartitionReassignments(_) => {
-            encode(key, v, cid, &replicas::list_partition_reassignments())?
+        RequestKind::ElectLeaders(r) => {
+            encode(key, v, cid, &replicas::elect_leaders(b, r, v).await)?
         }
-        RequestKind::ElectLeaders(r) => encode(key, v, cid, &replicas::elect_leaders(b, r))?,
         RequestKind::DescribeTopicPartitions(r) => {
             encode(key, v, cid, &replicas::describe_topic_partitions(b, r))?
         }

@@ -80,6 +80,7 @@ pub(crate) async fn create(
             partitions: partitions as u32,
             replication_factor: t.replication_factor,
             configs,
+            assignments: Default::default(),
         };
         match b.store.create_topic(new, req.validate_only).await {
             Ok(created_topic) => {

@@ -4,7 +4,7 @@
 //! controller, or [`ServeError`] for rules the broker checks itself) and this module answers
 //! which Kafka error a client sees, so the same failure always reads the same way.
 
-use controller::ControllerError;
+use controller::{ControllerError, ElectionError, ReassignmentError};
 
 use crate::group::GroupError;
 use hotlog::{BatchError, HotlogError};
@@ -172,7 +172,41 @@ pub fn controller(e: &ControllerError) -> i16 {
         ControllerError::InvalidPartitions(_) => K::InvalidPartitions,
         ControllerError::InvalidReplicationFactor(_) => K::InvalidReplicationFactor,
         ControllerError::InvalidConfig { .. } => K::InvalidConfig,
+        ControllerError::InvalidRequest(_) => K::InvalidRequest,
+        ControllerError::ProducerIdsExhausted => K::UnknownServerError,
+        ControllerError::Stopped => K::RequestTimedOut,
+        ControllerError::UnknownTopicId(_) => K::UnknownTopicId,
+        ControllerError::UnknownPartition { .. } => K::UnknownTopicOrPartition,
+        ControllerError::BrokerNotRegistered(_) => K::BrokerIdNotRegistered,
+        ControllerError::StaleBrokerEpoch { .. } => K::StaleBrokerEpoch,
+        ControllerError::NotLeaderOrFollower { .. } => K::NotLeaderOrFollower,
+        ControllerError::FencedLeaderEpoch { .. } => K::FencedLeaderEpoch,
+        ControllerError::InvalidUpdateVersion { .. } => K::InvalidUpdateVersion,
+        ControllerError::IneligibleReplica(_) => K::IneligibleReplica,
+        ControllerError::InvalidReplicaAssignment(_) => K::InvalidReplicaAssignment,
+        // Storage trouble: Io, Corrupt, NodeIdMismatch, InvalidTopicId (from files).
         _ => K::KafkaStorageError,
+    }
+    .code()
+}
+
+/// Why an election did not happen (ElectLeaders).
+pub fn election(e: &ElectionError) -> i16 {
+    match e {
+        ElectionError::UnknownPartition => K::UnknownTopicOrPartition,
+        ElectionError::NotNeeded => K::ElectionNotNeeded,
+        ElectionError::PreferredNotAvailable => K::PreferredLeaderNotAvailable,
+        ElectionError::EligibleNotAvailable => K::EligibleLeadersNotAvailable,
+    }
+    .code()
+}
+
+/// Why an entry of AlterPartitionReassignments was refused.
+pub fn reassignment(e: &ReassignmentError) -> i16 {
+    match e {
+        ReassignmentError::UnknownPartition => K::UnknownTopicOrPartition,
+        ReassignmentError::NoReassignmentInProgress => K::NoReassignmentInProgress,
+        _ => K::InvalidReplicaAssignment,
     }
     .code()
 }
@@ -194,6 +228,79 @@ mod tests {
             ServeError::OutOfOrderSequence(String::new()).code(),
             45,
             "OUT_OF_ORDER_SEQUENCE_NUMBER"
+        );
+    }
+
+    #[test]
+    fn controller_errors_read_as_kafka_does() {
+        let t = || "t".to_string();
+        let cases = [
+            (ControllerError::UnknownTopic(t()), 3),
+            (
+                ControllerError::UnknownPartition {
+                    topic: t(),
+                    partition: 1,
+                },
+                3,
+            ),
+            (
+                ControllerError::UnknownTopicId(controller::TopicId::ZERO),
+                100,
+            ),
+            (ControllerError::BrokerNotRegistered(1), 102),
+            (
+                ControllerError::StaleBrokerEpoch {
+                    broker: 1,
+                    got: 1,
+                    current: 2,
+                },
+                77,
+            ),
+            (
+                ControllerError::NotLeaderOrFollower {
+                    topic: t(),
+                    partition: 0,
+                    broker: 1,
+                    leader: 2,
+                },
+                6,
+            ),
+            (
+                ControllerError::FencedLeaderEpoch {
+                    topic: t(),
+                    partition: 0,
+                    got: 1,
+                    current: 2,
+                },
+                74,
+            ),
+            (
+                ControllerError::InvalidUpdateVersion {
+                    topic: t(),
+                    partition: 0,
+                    got: 1,
+                    current: 2,
+                },
+                95,
+            ),
+            (ControllerError::IneligibleReplica(t()), 107),
+            (ControllerError::InvalidReplicaAssignment(t()), 39),
+            (ControllerError::InvalidRequest(t()), 42),
+            (ControllerError::Stopped, 7),
+            (ControllerError::ProducerIdsExhausted, -1),
+        ];
+        for (e, code) in cases {
+            assert_eq!(controller(&e), code, "{e:?}");
+        }
+        assert_eq!(election(&ElectionError::NotNeeded), 84);
+        assert_eq!(election(&ElectionError::PreferredNotAvailable), 80);
+        assert_eq!(election(&ElectionError::EligibleNotAvailable), 83);
+        assert_eq!(election(&ElectionError::UnknownPartition), 3);
+        assert_eq!(reassignment(&ReassignmentError::UnknownPartition), 3);
+        assert_eq!(reassignment(&ReassignmentError::InvalidAssignment(t())), 39);
+        assert_eq!(
+            reassignment(&ReassignmentError::NoReassignmentInProgress),
+            85
         );
     }
 }

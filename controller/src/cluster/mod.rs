@@ -18,9 +18,20 @@ use crate::error::ControllerError;
 use crate::ids::TopicId;
 use crate::model::{
     BrokerInfo, BrokerRegistration, ConfigOp, ElectionResult, ElectionType, IsrChange,
-    MetadataImage, NewTopic, PartitionInfo, Reassignment, Topic,
+    MetadataImage, NewTopic, PartitionInfo, Reassignment, ReassignmentError, Topic,
 };
 use crate::state;
+
+mod brokers;
+mod elect;
+mod isr;
+mod partitions;
+pub(crate) mod placement;
+#[cfg(test)]
+mod proptests;
+mod reassign;
+#[cfg(test)]
+mod tests;
 
 /// A broker the quorum knows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,8 +104,9 @@ pub enum Command {
         id: i32,
         epoch: i64,
     },
-    /// Controlled shutdown: leadership moves to other ISR members and the broker leaves the
-    /// ISRs (when min ISR allows... Kafka's rules), then `shutting_down` is set.
+    /// Controlled shutdown: `shutting_down` is set, leadership moves to other live ISR members
+    /// and the broker leaves every ISR that has other members; where nobody else can lead, it
+    /// keeps leading until fenced.
     ControlledShutdown {
         id: i32,
         epoch: i64,
@@ -122,7 +134,7 @@ pub enum Reply {
     Partition(PartitionInfo),
     Elections(Vec<ElectionResult>),
     /// One result per reassignment, in request order (`None` = accepted).
-    Reassignments(Vec<Option<String>>),
+    Reassignments(Vec<Option<ReassignmentError>>),
 }
 
 impl ClusterState {
@@ -159,28 +171,49 @@ impl ClusterState {
     }
 }
 
-/// Applies one committed command. On error the state is unchanged.
+/// Applies one committed command. On error the state is unchanged; the version goes up by one
+/// when the state changed (topic commands always change it).
 pub fn apply(state: &mut ClusterState, command: &Command) -> Result<Reply, ControllerError> {
-    let image = state.image(None);
-    let reply = match command {
-        Command::Bootstrap(initial) => {
-            if state.cluster_id.is_empty() {
-                *state = ClusterState::clone(initial);
-            }
-            return Ok(Reply::Done);
+    if let Command::Bootstrap(initial) = command {
+        if state.cluster_id.is_empty() {
+            *state = ClusterState::clone(initial);
         }
+        return Ok(Reply::Done);
+    }
+    // Commands change a copy (topics are shared `Arc`s, so this is one map clone), which
+    // replaces the state only when the whole command succeeded.
+    let mut next = state.clone();
+    let reply = apply_to(&mut next, command)?;
+    let always = matches!(
+        command,
+        Command::CreateTopic { .. }
+            | Command::DeleteTopic { .. }
+            | Command::CreatePartitions { .. }
+            | Command::AlterConfigs { .. }
+            | Command::AllocateProducerIds { .. }
+    );
+    if always || next != *state {
+        next.version += 1;
+        *state = next;
+    }
+    Ok(reply)
+}
+
+fn apply_to(state: &mut ClusterState, command: &Command) -> Result<Reply, ControllerError> {
+    Ok(match command {
+        Command::Bootstrap(_) => Reply::Done,
         Command::CreateTopic { topic, id } => {
-            let t = Arc::new(state::create_topic(&image, topic.clone(), *id)?);
+            let t = Arc::new(state::create_topic(&state.image(None), topic.clone(), *id)?);
             state.topics.insert(t.name.clone(), t.clone());
             Reply::Topic(t)
         }
         Command::DeleteTopic { name } => {
-            let t = state::delete_topic(&image, name)?;
+            let t = state::delete_topic(&state.image(None), name)?;
             state.topics.remove(name);
             Reply::Topic(t)
         }
         Command::CreatePartitions { name, total } => {
-            let t = Arc::new(state::create_partitions(&image, name, *total)?);
+            let t = Arc::new(state::create_partitions(&state.image(None), name, *total)?);
             state.topics.insert(t.name.clone(), t.clone());
             Reply::Topic(t)
         }
@@ -190,7 +223,7 @@ pub fn apply(state: &mut ClusterState, command: &Command) -> Result<Reply, Contr
             replace_all,
         } => {
             let t = Arc::new(state::alter_configs(
-                &image,
+                &state.image(None),
                 name,
                 ops.clone(),
                 *replace_all,
@@ -211,18 +244,17 @@ pub fn apply(state: &mut ClusterState, command: &Command) -> Result<Reply, Contr
             state.next_producer_id = next;
             Reply::ProducerIds(first)
         }
-        Command::RegisterBroker(_)
-        | Command::FenceBroker { .. }
-        | Command::UnfenceBroker { .. }
-        | Command::ControlledShutdown { .. }
-        | Command::AlterPartition(_)
-        | Command::ElectLeaders { .. }
-        | Command::AlterReassignments(_) => {
-            return Err(ControllerError::InvalidRequest(
-                "cluster commands are not built yet".into(),
-            ));
+        Command::RegisterBroker(reg) => brokers::register(state, reg)?,
+        Command::FenceBroker { id, epoch } => brokers::fence(state, *id, *epoch),
+        Command::UnfenceBroker { id, epoch } => brokers::unfence(state, *id, *epoch)?,
+        Command::ControlledShutdown { id, epoch } => {
+            brokers::controlled_shutdown(state, *id, *epoch)?
         }
-    };
-    state.version += 1;
-    Ok(reply)
+        Command::AlterPartition(change) => isr::alter_partition(state, change)?,
+        Command::ElectLeaders {
+            election,
+            partitions,
+        } => elect::elect_leaders(state, *election, partitions.as_deref()),
+        Command::AlterReassignments(entries) => reassign::alter_reassignments(state, entries),
+    })
 }

@@ -273,6 +273,7 @@ fn run(dir: &Path, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     partitions,
                     replication_factor: rf,
                     configs: configs.clone(),
+                    assignments: Default::default(),
                 };
                 let got = rt.block_on(store.create_topic(new, validate_only));
                 prop_assert_eq!(kind(&got), want);
