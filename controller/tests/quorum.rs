@@ -83,6 +83,7 @@ fn topic(name: &str, replication_factor: i16) -> NewTopic {
         partitions: 2,
         replication_factor,
         configs: BTreeMap::new(),
+        assignments: BTreeMap::new(),
     }
 }
 

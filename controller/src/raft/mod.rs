@@ -522,7 +522,7 @@ impl MetadataStore for RaftStore {
     async fn alter_reassignments(
         &self,
         changes: Vec<Reassignment>,
-    ) -> Result<Vec<Option<String>>, ControllerError> {
+    ) -> Result<Vec<Option<crate::model::ReassignmentError>>, ControllerError> {
         match self.propose(Command::AlterReassignments(changes)).await? {
             Reply::Reassignments(r) => Ok(r),
             other => Err(unexpected(other)),

@@ -82,6 +82,7 @@ fn new_topic(name: &str, partitions: u32) -> NewTopic {
         partitions,
         replication_factor: -1,
         configs: BTreeMap::new(),
+        assignments: BTreeMap::new(),
     }
 }
 

@@ -99,14 +99,44 @@ pub(crate) enum WireError {
         path: PathBuf,
         reason: String,
     },
+    UnknownTopicId(crate::ids::TopicId),
+    UnknownPartition {
+        topic: String,
+        partition: i32,
+    },
+    BrokerNotRegistered(i32),
+    StaleBrokerEpoch {
+        broker: i32,
+        got: i64,
+        current: i64,
+    },
+    NotLeaderOrFollower {
+        topic: String,
+        partition: i32,
+        broker: i32,
+        leader: i32,
+    },
+    FencedLeaderEpoch {
+        topic: String,
+        partition: i32,
+        got: i32,
+        current: i32,
+    },
+    InvalidUpdateVersion {
+        topic: String,
+        partition: i32,
+        got: i32,
+        current: i32,
+    },
+    IneligibleReplica(String),
+    InvalidReplicaAssignment(String),
     Stopped,
 }
 
 impl From<&ControllerError> for WireError {
     fn from(e: &ControllerError) -> Self {
         use ControllerError as E;
-        // TODO(merge): the variants the cluster work adds (NotController, timeouts, stale
-        // broker epochs) need their wire form here; the match is exhaustive on purpose.
+        // Exhaustive on purpose: a new variant must get its wire form here.
         match e {
             E::TopicAlreadyExists(s) => WireError::TopicAlreadyExists(s.clone()),
             E::UnknownTopic(s) => WireError::UnknownTopic(s.clone()),
@@ -147,6 +177,56 @@ impl From<&ControllerError> for WireError {
                 path: path.clone(),
                 reason: reason.clone(),
             },
+            E::UnknownTopicId(id) => WireError::UnknownTopicId(*id),
+            E::UnknownPartition { topic, partition } => WireError::UnknownPartition {
+                topic: topic.clone(),
+                partition: *partition,
+            },
+            E::BrokerNotRegistered(id) => WireError::BrokerNotRegistered(*id),
+            E::StaleBrokerEpoch {
+                broker,
+                got,
+                current,
+            } => WireError::StaleBrokerEpoch {
+                broker: *broker,
+                got: *got,
+                current: *current,
+            },
+            E::NotLeaderOrFollower {
+                topic,
+                partition,
+                broker,
+                leader,
+            } => WireError::NotLeaderOrFollower {
+                topic: topic.clone(),
+                partition: *partition,
+                broker: *broker,
+                leader: *leader,
+            },
+            E::FencedLeaderEpoch {
+                topic,
+                partition,
+                got,
+                current,
+            } => WireError::FencedLeaderEpoch {
+                topic: topic.clone(),
+                partition: *partition,
+                got: *got,
+                current: *current,
+            },
+            E::InvalidUpdateVersion {
+                topic,
+                partition,
+                got,
+                current,
+            } => WireError::InvalidUpdateVersion {
+                topic: topic.clone(),
+                partition: *partition,
+                got: *got,
+                current: *current,
+            },
+            E::IneligibleReplica(s) => WireError::IneligibleReplica(s.clone()),
+            E::InvalidReplicaAssignment(s) => WireError::InvalidReplicaAssignment(s.clone()),
             E::Stopped => WireError::Stopped,
         }
     }
@@ -180,6 +260,55 @@ impl From<WireError> for ControllerError {
                 source: io::Error::other(message),
             },
             WireError::Corrupt { path, reason } => E::Corrupt { path, reason },
+            WireError::UnknownTopicId(id) => E::UnknownTopicId(id),
+            WireError::UnknownPartition { topic, partition } => {
+                E::UnknownPartition { topic, partition }
+            }
+            WireError::BrokerNotRegistered(id) => E::BrokerNotRegistered(id),
+            WireError::StaleBrokerEpoch {
+                broker,
+                got,
+                current,
+            } => E::StaleBrokerEpoch {
+                broker,
+                got,
+                current,
+            },
+            WireError::NotLeaderOrFollower {
+                topic,
+                partition,
+                broker,
+                leader,
+            } => E::NotLeaderOrFollower {
+                topic,
+                partition,
+                broker,
+                leader,
+            },
+            WireError::FencedLeaderEpoch {
+                topic,
+                partition,
+                got,
+                current,
+            } => E::FencedLeaderEpoch {
+                topic,
+                partition,
+                got,
+                current,
+            },
+            WireError::InvalidUpdateVersion {
+                topic,
+                partition,
+                got,
+                current,
+            } => E::InvalidUpdateVersion {
+                topic,
+                partition,
+                got,
+                current,
+            },
+            WireError::IneligibleReplica(s) => E::IneligibleReplica(s),
+            WireError::InvalidReplicaAssignment(s) => E::InvalidReplicaAssignment(s),
             WireError::Stopped => E::Stopped,
         }
     }
