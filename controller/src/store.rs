@@ -107,7 +107,8 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     }
 }
 
-// Transitional: the stores implement these as the cluster work lands.
+// Transitional: `LocalStore` overrides every default above; they stay until the replicated
+// store does too, so that it builds while it grows them.
 fn unsupported(what: &str) -> ControllerError {
     ControllerError::InvalidRequest(format!("{what} is not supported by this metadata store"))
 }

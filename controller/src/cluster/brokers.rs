@@ -1,9 +1,11 @@
 //! Broker lifecycle: registration, fencing, unfencing, controlled shutdown.
 
-use super::partitions::{bump, clean_leader, elect, rewrite_partitions, unclean_allowed};
+use super::partitions::{
+    bump, clean_leader, elect, elect_leaderless, rewrite_partitions, unclean_allowed,
+};
 use super::{ClusterState, Registration, Reply};
 use crate::error::ControllerError;
-use crate::model::{BrokerRegistration, NO_LEADER};
+use crate::model::BrokerRegistration;
 
 /// RegisterBroker. The same incarnation again is a retry and gets its epoch back; a new
 /// incarnation of a known id first fences the old one (its leadership moves, it leaves the
@@ -102,14 +104,7 @@ pub(super) fn unfence(
         r.fenced = false;
         r.shutting_down = false;
     }
-    rewrite_partitions(state, |s, t, p| {
-        if p.leader != NO_LEADER {
-            return None;
-        }
-        let mut next = p.clone();
-        (next.leader, next.isr) = elect(s, unclean_allowed(t), &p.replicas, p.isr.clone());
-        bump(p, &mut next).then_some(next)
-    });
+    elect_leaderless(state, None);
     Ok(Reply::Done)
 }
 

@@ -228,8 +228,11 @@ fn apply_to(state: &mut ClusterState, command: &Command) -> Result<Reply, Contro
                 ops.clone(),
                 *replace_all,
             )?);
-            state.topics.insert(t.name.clone(), t.clone());
-            Reply::Topic(t)
+            state.topics.insert(t.name.clone(), t);
+            // Turning unclean.leader.election.enable on elects leaders where it now can, as
+            // Kafka does.
+            partitions::elect_leaderless(state, Some(name));
+            Reply::Topic(state.topics[name].clone())
         }
         Command::AllocateProducerIds { count } => {
             if *count == 0 {

@@ -128,6 +128,19 @@ pub(super) fn rewrite_partitions(
     }
 }
 
+/// Elects a leader for every partition without one (of topic `only`, or of all topics) that
+/// can have one now: a live ISR member, or, where the topic allows it, any live replica.
+pub(super) fn elect_leaderless(state: &mut ClusterState, only: Option<&str>) {
+    rewrite_partitions(state, |s, t, p| {
+        if p.leader != NO_LEADER || only.is_some_and(|n| n != t.name) {
+            return None;
+        }
+        let mut next = p.clone();
+        (next.leader, next.isr) = elect(s, unclean_allowed(t), &p.replicas, p.isr.clone());
+        bump(p, &mut next).then_some(next)
+    });
+}
+
 /// `list` without the members of `drop`, in order.
 pub(super) fn without(list: &[i32], drop: &[i32]) -> Vec<i32> {
     list.iter().copied().filter(|r| !drop.contains(r)).collect()

@@ -164,6 +164,32 @@ fn unclean_election_only_where_the_topic_allows_it() {
 }
 
 #[test]
+fn enabling_unclean_election_elects_at_once() {
+    let mut s = cluster(2);
+    topic(&mut s, "t", &[&[1, 2]], false);
+    fence(&mut s, 1);
+    fence(&mut s, 2);
+    unfence(&mut s, 1);
+    assert_eq!(part(&s, "t", 0).0, NO_LEADER);
+    let ops = vec![ConfigOp::Set(
+        "unclean.leader.election.enable".into(),
+        "true".into(),
+    )];
+    let Reply::Topic(t) = ok(
+        &mut s,
+        Command::AlterConfigs {
+            name: "t".into(),
+            ops,
+            replace_all: false,
+        },
+    ) else {
+        panic!()
+    };
+    assert_eq!(t.partitions[0].leader, 1);
+    assert_eq!(part(&s, "t", 0), (1, 3, 3, vec![1]));
+}
+
+#[test]
 fn controlled_shutdown_hands_over_where_it_can() {
     let mut s = cluster(3);
     topic(&mut s, "t", &[&[1, 2, 3], &[1], &[2, 1]], false);
