@@ -118,9 +118,10 @@ pub async fn heartbeat(
 
 /// Whether the controller no longer knows this registration.
 fn is_stale_registration(e: &ControllerError) -> bool {
-    // TODO(merge): a typed StaleBrokerEpoch from the cluster commands.
-    let text = e.to_string();
-    text.contains("epoch") || text.contains("unknown broker")
+    matches!(
+        e,
+        ControllerError::StaleBrokerEpoch { .. } | ControllerError::BrokerNotRegistered(_)
+    )
 }
 
 /// Kafka's controlled shutdown: heartbeats asking to shut down until the controller has moved

@@ -139,6 +139,11 @@ pub enum ControllerError {
     /// been made durable. Kafka: `REQUEST_TIMED_OUT` (7), whose outcome is also unknown.
     #[error("the metadata store stopped before the change completed")]
     Stopped,
+
+    /// No quorum leader answered, or the change did not commit, within the request timeout:
+    /// the change may still commit later. Kafka: `REQUEST_TIMED_OUT` (7).
+    #[error("the metadata quorum did not answer in time: {0}")]
+    Timeout(String),
 }
 
 impl ControllerError {
@@ -166,7 +171,10 @@ impl ControllerError {
     /// Whether the same call may succeed if simply tried again (storage and shutdown trouble);
     /// validation errors never do.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, ControllerError::Io { .. } | ControllerError::Stopped)
+        matches!(
+            self,
+            ControllerError::Io { .. } | ControllerError::Stopped | ControllerError::Timeout(_)
+        )
     }
 }
 

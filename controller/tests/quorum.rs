@@ -376,7 +376,6 @@ async fn a_learner_follows_the_log() {
 }
 
 #[tokio::test]
-#[ignore = "needs cluster::apply for broker commands"]
 async fn silent_brokers_are_fenced_by_the_active_controller() {
     let voter_listener = bind("127.0.0.1:0");
     let voter_addr = voter_listener.local_addr().expect("addr");

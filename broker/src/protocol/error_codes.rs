@@ -174,7 +174,7 @@ pub fn controller(e: &ControllerError) -> i16 {
         ControllerError::InvalidConfig { .. } => K::InvalidConfig,
         ControllerError::InvalidRequest(_) => K::InvalidRequest,
         ControllerError::ProducerIdsExhausted => K::UnknownServerError,
-        ControllerError::Stopped => K::RequestTimedOut,
+        ControllerError::Stopped | ControllerError::Timeout(_) => K::RequestTimedOut,
         ControllerError::UnknownTopicId(_) => K::UnknownTopicId,
         ControllerError::UnknownPartition { .. } => K::UnknownTopicOrPartition,
         ControllerError::BrokerNotRegistered(_) => K::BrokerIdNotRegistered,
@@ -287,6 +287,7 @@ mod tests {
             (ControllerError::InvalidReplicaAssignment(t()), 39),
             (ControllerError::InvalidRequest(t()), 42),
             (ControllerError::Stopped, 7),
+            (ControllerError::Timeout("no leader".into()), 7),
             (ControllerError::ProducerIdsExhausted, -1),
         ];
         for (e, code) in cases {

@@ -143,7 +143,7 @@ pub struct QuorumConfig {
 /// changes until `request_timeout_ms`) and returns once it is applied on this member, so the
 /// caller's next `image()` includes it. Dropping the caller's future cannot split memory from
 /// disk; the command may still commit. A call that runs out of time fails with
-/// [`ControllerError::Stopped`] (outcome unknown). `broker_heartbeat` is handled by the leader
+/// [`ControllerError::Timeout`] (outcome unknown). `broker_heartbeat` is handled by the leader
 /// (not logged): it fences brokers silent for `session_timeout_ms`.
 pub struct RaftStore {
     inner: Arc<Inner>,
@@ -323,8 +323,9 @@ impl RaftStore {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                // TODO(merge): a typed timeout error.
-                return Err(ControllerError::Stopped);
+                return Err(ControllerError::Timeout(
+                    "no quorum leader, or the state is not bootstrapped yet".into(),
+                ));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

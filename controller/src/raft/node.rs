@@ -43,11 +43,9 @@ enum Target {
     Remote(NodeId, String),
 }
 
-// TODO(merge): a typed timeout / not-controller error; `Stopped` is the closest today (the
-// outcome is unknown, Kafka REQUEST_TIMED_OUT).
 fn timed_out(what: &str) -> ControllerError {
     tracing::debug!(what, "controller.raft timed out");
-    ControllerError::Stopped
+    ControllerError::Timeout(what.to_string())
 }
 
 impl Inner {
@@ -230,18 +228,15 @@ impl Inner {
         self.wait_caught_up(Instant::now() + self.request_timeout())
             .await?;
         let reg = self.sm.state().cluster.brokers.get(&id).cloned();
-        // TODO(merge): typed errors for an unknown broker and a stale broker epoch
-        // (Kafka STALE_BROKER_EPOCH).
         let Some(reg) = reg else {
-            return Err(ControllerError::InvalidRequest(format!(
-                "broker {id} is not registered"
-            )));
+            return Err(ControllerError::BrokerNotRegistered(id));
         };
         if reg.epoch != epoch {
-            return Err(ControllerError::InvalidRequest(format!(
-                "stale broker epoch {epoch} for broker {id} (registered at epoch {})",
-                reg.epoch
-            )));
+            return Err(ControllerError::StaleBrokerEpoch {
+                broker: id,
+                got: epoch,
+                current: reg.epoch,
+            });
         }
         self.liveness.touch(id, epoch);
         if hb.want_shutdown {

@@ -1,5 +1,5 @@
 //! Single-member quorums, with access to the raft internals (snapshots, purging, the log
-//! file, a fake apply for the broker commands).
+//! file).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -275,60 +275,14 @@ async fn torn_log_tail_is_cut_on_open() {
     store.shutdown().await;
 }
 
-fn find(
-    state: &mut ClusterState,
-    id: i32,
-    epoch: i64,
-) -> Result<&mut Registration, ControllerError> {
-    let found = state.brokers.get_mut(&id).filter(|r| r.epoch == epoch);
-    found.ok_or_else(|| ControllerError::InvalidRequest(format!("broker {id} epoch {epoch}")))
-}
-
-/// `cluster::apply` with the broker commands done the simplest way, until the real ones land.
-fn fake_apply(state: &mut ClusterState, command: &Command) -> Result<Reply, ControllerError> {
-    match command {
-        Command::RegisterBroker(reg) => {
-            state.version += 1;
-            let epoch = state.version as i64;
-            state.brokers.insert(
-                reg.info.id,
-                Registration {
-                    info: reg.info.clone(),
-                    incarnation: reg.incarnation.clone(),
-                    epoch,
-                    fenced: true,
-                    shutting_down: false,
-                },
-            );
-            Ok(Reply::BrokerEpoch(epoch))
-        }
-        Command::FenceBroker { id, epoch } => {
-            find(state, *id, *epoch)?.fenced = true;
-            state.version += 1;
-            Ok(Reply::Done)
-        }
-        Command::UnfenceBroker { id, epoch } => {
-            find(state, *id, *epoch)?.fenced = false;
-            state.version += 1;
-            Ok(Reply::Done)
-        }
-        Command::ControlledShutdown { id, epoch } => {
-            find(state, *id, *epoch)?.shutting_down = true;
-            state.version += 1;
-            Ok(Reply::Done)
-        }
-        other => cluster::apply(state, other),
-    }
-}
-
 fn live(store: &RaftStore, id: i32) -> bool {
     store.image().brokers.iter().any(|b| b.id == id)
 }
 
 #[tokio::test]
-async fn liveness_fences_silent_brokers_with_a_fake_apply() {
+async fn liveness_fences_silent_brokers() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = open_single(dir.path(), fake_apply, 400).await;
+    let store = open_single(dir.path(), cluster::apply, 400).await;
     let epoch = store
         .register_broker(BrokerRegistration {
             info: broker(5),
@@ -352,7 +306,7 @@ async fn liveness_fences_silent_brokers_with_a_fake_apply() {
     };
     assert!(matches!(
         store.broker_heartbeat(stale).await,
-        Err(ControllerError::InvalidRequest(_))
+        Err(ControllerError::StaleBrokerEpoch { .. })
     ));
     let unknown = Heartbeat {
         broker_id: 77,
@@ -442,16 +396,17 @@ async fn a_learner_registers_and_heartbeats_through_the_leader() {
         config(1, voter_addr, 400),
         voter_listener,
         seed(&[]),
-        fake_apply,
+        cluster::apply,
     )
     .await
     .expect("open voter");
     let mut cfg = config(10, learner_addr, 400);
     cfg.voter = false;
     cfg.voters = BTreeMap::from([(1, voter_addr.to_string())]);
-    let learner = RaftStore::open_inner(d2.path(), cfg, learner_listener, seed(&[]), fake_apply)
-        .await
-        .expect("open learner");
+    let learner =
+        RaftStore::open_inner(d2.path(), cfg, learner_listener, seed(&[]), cluster::apply)
+            .await
+            .expect("open learner");
     learner.wait_ready(READY).await.expect("learner ready");
 
     let epoch = learner
@@ -483,7 +438,7 @@ async fn a_learner_registers_and_heartbeats_through_the_leader() {
     };
     assert!(matches!(
         learner.broker_heartbeat(stale).await,
-        Err(ControllerError::InvalidRequest(_))
+        Err(ControllerError::StaleBrokerEpoch { .. })
     ));
     let deadline = Instant::now() + Duration::from_secs(5);
     while live(&learner, 10) {

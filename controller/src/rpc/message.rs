@@ -131,6 +131,7 @@ pub(crate) enum WireError {
     IneligibleReplica(String),
     InvalidReplicaAssignment(String),
     Stopped,
+    Timeout(String),
 }
 
 impl From<&ControllerError> for WireError {
@@ -228,6 +229,7 @@ impl From<&ControllerError> for WireError {
             E::IneligibleReplica(s) => WireError::IneligibleReplica(s.clone()),
             E::InvalidReplicaAssignment(s) => WireError::InvalidReplicaAssignment(s.clone()),
             E::Stopped => WireError::Stopped,
+            E::Timeout(s) => WireError::Timeout(s.clone()),
         }
     }
 }
@@ -310,6 +312,7 @@ impl From<WireError> for ControllerError {
             WireError::IneligibleReplica(s) => E::IneligibleReplica(s),
             WireError::InvalidReplicaAssignment(s) => E::InvalidReplicaAssignment(s),
             WireError::Stopped => E::Stopped,
+            WireError::Timeout(s) => E::Timeout(s),
         }
     }
 }
