@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod node;
 pub mod partition;
 pub mod protocol;
+pub mod quorum;
 pub mod replication;
 pub mod server;
 pub mod telemetry;

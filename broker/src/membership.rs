@@ -19,8 +19,8 @@ use crate::broker::Broker;
 /// How long to wait between failed registration or heartbeat attempts.
 const RETRY: Duration = Duration::from_millis(200);
 
-/// Registers `info` until the quorum answers, then heartbeats once so the broker is live
-/// before it serves. Returns the broker epoch.
+/// Registers `info` until the quorum answers, then heartbeats until the controller unfences
+/// the broker, so it is live before it serves. Returns the broker epoch.
 pub async fn register(
     store: &Arc<dyn MetadataStore>,
     info: BrokerInfo,
@@ -36,14 +36,26 @@ pub async fn register(
         store.register_broker(registration.clone())
     })
     .await?;
-    retry_until(deadline, "the first heartbeat", || {
-        store.broker_heartbeat(Heartbeat {
-            broker_id: id,
-            broker_epoch: epoch,
-            want_shutdown: false,
+    // Heartbeat until the controller unfences the broker: only then may it lead.
+    loop {
+        let reply = retry_until(deadline, "the first heartbeat", || {
+            store.broker_heartbeat(Heartbeat {
+                broker_id: id,
+                broker_epoch: epoch,
+                want_shutdown: false,
+            })
         })
-    })
-    .await?;
+        .await?;
+        if !reply.fenced {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ControllerError::Timeout(format!(
+                "broker {id} is still fenced after {timeout:?}"
+            )));
+        }
+        tokio::time::sleep(RETRY).await;
+    }
     tracing::info!(
         broker_id = id,
         broker_epoch = epoch,

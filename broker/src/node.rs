@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use std::collections::BTreeMap;
 
-use controller::{BrokerInfo, LocalStore, MetadataStore, NewTopic};
+use controller::{BrokerInfo, MetadataStore, NewTopic};
 use hotlog::{CompactionConfig, Engine, EngineConfig, EngineKind};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -31,6 +31,8 @@ const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(60);
 pub struct Node {
     broker: Arc<Broker>,
     engine: Engine,
+    /// The quorum member this node runs (none when the caller gave the store).
+    raft: Option<Arc<controller::RaftStore>>,
     addr: SocketAddr,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
@@ -112,20 +114,24 @@ impl Node {
             None => "off".to_owned(),
         };
         let (host, port) = config.advertised(addr)?;
-        let store: Arc<dyn MetadataStore> = match given_store {
-            Some(store) => store,
-            None => Arc::new(
-                LocalStore::open(
-                    &data_dir.join("__cluster_metadata"),
-                    BrokerInfo {
-                        id: config.node_id,
-                        host: host.clone(),
-                        port,
-                        rack: None,
-                    },
-                )
-                .context("opening the metadata store")?,
-            ),
+        let info = BrokerInfo {
+            id: config.node_id,
+            host: host.clone(),
+            port,
+            rack: (!config.cluster.rack.is_empty()).then(|| config.cluster.rack.clone()),
+        };
+        // A store given by the caller (tests) is used as is; otherwise this node joins its
+        // quorum and registers, so it is a live broker before it serves.
+        let (store, raft, broker_epoch) = match given_store {
+            Some(store) => (store, None, -1),
+            None => {
+                let q = crate::quorum::open(&config, &data_dir.join("__cluster_metadata")).await?;
+                let timeout = Duration::from_millis(config.cluster.request_timeout_ms);
+                let epoch = crate::membership::register(&q.store, info.clone(), timeout)
+                    .await
+                    .context("registering with the controller")?;
+                (q.store, Some(q.raft), epoch)
+            }
         };
         let engine = Engine::start(&EngineConfig::with_kind(engine_kind(&config.io_engine)?))?;
         let partitions = Arc::new(Partitions::new(
@@ -156,7 +162,7 @@ impl Node {
             groups,
             tier,
             config,
-            broker_epoch: std::sync::atomic::AtomicI64::new(-1),
+            broker_epoch: std::sync::atomic::AtomicI64::new(broker_epoch),
         });
         crate::metrics::collect::register(&broker, engine.kind().as_str());
         let shutdown = CancellationToken::new();
@@ -167,6 +173,15 @@ impl Node {
         tasks.spawn(expire_offsets(broker.clone(), shutdown.clone()));
         tasks.spawn(crate::tier::task::run(broker.clone(), shutdown.clone()));
         tasks.spawn(crate::replication::run(broker.clone(), shutdown.clone()));
+        if raft.is_some() {
+            let every = Duration::from_millis(broker.config.cluster.heartbeat_interval_ms);
+            tasks.spawn(crate::membership::heartbeat(
+                broker.clone(),
+                info,
+                every,
+                shutdown.clone(),
+            ));
+        }
         if let Some(l) = metrics_listener {
             tasks.spawn(crate::metrics::endpoint::serve(l, shutdown.clone()));
         }
@@ -184,6 +199,7 @@ impl Node {
         Ok(Node {
             broker,
             engine,
+            raft,
             addr,
             shutdown,
             tasks,
@@ -207,6 +223,11 @@ impl Node {
     /// Stops accepting, lets in-flight requests finish, writes producer snapshots and closes
     /// every log cleanly (so the next start skips recovery).
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if self.raft.is_some() {
+            let timeout =
+                Duration::from_millis(self.broker.config.cluster.controlled_shutdown_timeout_ms);
+            crate::membership::controlled_shutdown(&self.broker, timeout).await;
+        }
         self.shutdown.cancel();
         while self.tasks.join_next().await.is_some() {}
         let partitions = self.broker.partitions.clone();
@@ -214,6 +235,9 @@ impl Node {
             .await
             .context("closing partitions")?;
         self.engine.shutdown();
+        if let Some(raft) = &self.raft {
+            raft.shutdown().await;
+        }
         Ok(())
     }
 }

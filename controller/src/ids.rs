@@ -75,7 +75,7 @@ impl FromStr for TopicId {
 }
 
 /// A new Kafka-style cluster id: a random UUID in Kafka's text form.
-pub(crate) fn new_cluster_id() -> String {
+pub fn new_cluster_id() -> String {
     TopicId::random().to_string()
 }
 

@@ -59,7 +59,7 @@ mod store;
 mod topic_config;
 
 pub use error::{ControllerError, Result};
-pub use ids::TopicId;
+pub use ids::{TopicId, new_cluster_id};
 pub use local::{LocalStore, PRODUCER_ID_BLOCK};
 pub use model::{
     BrokerInfo, BrokerRegistration, ConfigOp, ElectionError, ElectionResult, ElectionType,

@@ -113,14 +113,22 @@ pub fn install_cli_logging() {
         .try_init();
 }
 
-/// `RUST_LOG` when set, else `level`.
+/// `RUST_LOG` when set, else `level`. openraft logs its whole state at info on every start and
+/// role change; unless the filter names it, only its warnings are kept (Strata logs leader
+/// changes itself).
 fn log_filter(level: &str) -> Result<EnvFilter, TelemetryError> {
-    if let Ok(env) = std::env::var(EnvFilter::DEFAULT_ENV)
-        && let Ok(filter) = EnvFilter::builder().parse(&env)
-    {
+    let text = match std::env::var(EnvFilter::DEFAULT_ENV) {
+        Ok(env) if EnvFilter::builder().parse(&env).is_ok() => env,
+        _ => level.to_owned(),
+    };
+    let filter = EnvFilter::builder()
+        .parse(&text)
+        .map_err(|e| TelemetryError::Filter(text.clone(), e.to_string()))?;
+    if text.contains("openraft") {
         return Ok(filter);
     }
-    EnvFilter::builder()
-        .parse(level)
-        .map_err(|e| TelemetryError::Filter(level.to_owned(), e.to_string()))
+    Ok(match "openraft=warn".parse() {
+        Ok(quiet) => filter.add_directive(quiet),
+        Err(_) => filter,
+    })
 }
