@@ -38,8 +38,9 @@ def admin(bootstrap):
 def create(args):
     configs = dict(kv.split("=", 1) for kv in args.configs)
     deadline = time.time() + 60
+    client = admin(args.bootstrap)
     while True:
-        fut = admin(args.bootstrap).create_topics(
+        fut = client.create_topics(
             [NewTopic(args.topic, args.partitions, args.rf, config=configs)],
             operation_timeout=30,
         )[args.topic]
@@ -58,7 +59,8 @@ def create(args):
 
 
 def describe(args):
-    md = admin(args.bootstrap).list_topics(topic=args.topic, timeout=10)
+    client = admin(args.bootstrap)
+    md = client.list_topics(topic=args.topic, timeout=10)
     t = md.topics.get(args.topic)
     if t is None or t.error is not None:
         fail(f"no metadata for {args.topic}: {t.error if t else 'missing'}")
