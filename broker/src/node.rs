@@ -152,7 +152,8 @@ impl Node {
         }
         let tier = Arc::new(Tier::open(&config.tiering, &data_dir).await?);
         open_remote_logs(&tier, &partitions).await;
-        let groups = start_groups(&config, &store, &partitions).await?;
+        let shutdown = CancellationToken::new();
+        let groups = start_groups(&config, &store, &partitions, &shutdown).await?;
         let broker = Arc::new(Broker {
             node_id: config.node_id,
             host,
@@ -165,7 +166,6 @@ impl Node {
             broker_epoch: std::sync::atomic::AtomicI64::new(broker_epoch),
         });
         crate::metrics::collect::register(&broker, engine.kind().as_str());
-        let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
         tasks.spawn(server::run(broker.clone(), listener, shutdown.clone()));
         tasks.spawn(follow_metadata(broker.clone(), shutdown.clone()));
@@ -272,29 +272,22 @@ async fn open_remote_logs(tier: &Tier, partitions: &Partitions) {
     }
 }
 
-/// Creates `__consumer_offsets` (compacted, as Kafka's) on first start, and loads the group
-/// coordinator from it.
+/// Loads the group coordinator from `__consumer_offsets`, creating the topic (compacted, as
+/// Kafka's) when it does not exist yet: at once on a standalone node; in a cluster once
+/// `offsets_topic_replication_factor` brokers are live (meanwhile groups have no coordinator,
+/// as in Kafka), by a background task.
 async fn start_groups(
     config: &Config,
     store: &Arc<dyn MetadataStore>,
     partitions: &Arc<Partitions>,
+    shutdown: &CancellationToken,
 ) -> anyhow::Result<GroupCoordinator<OffsetsTopicLog>> {
+    let standalone = config.cluster.voters()?.is_empty();
     let count = match store.image().topic(OFFSETS_TOPIC) {
         Some(t) => t.partitions.len() as i32,
-        None => {
-            let topic = NewTopic {
-                name: OFFSETS_TOPIC.to_owned(),
-                partitions: config.groups.offsets_topic_partitions,
-                replication_factor: -1,
-                configs: BTreeMap::from([
-                    ("cleanup.policy".to_owned(), "compact".to_owned()),
-                    // Kafka's offsets.topic.segment.bytes.
-                    ("segment.bytes".to_owned(), (100u64 << 20).to_string()),
-                ]),
-                assignments: BTreeMap::new(),
-            };
+        None if standalone => {
             let created = store
-                .create_topic(topic, false)
+                .create_topic(offsets_topic(config, 1), false)
                 .await
                 .with_context(|| format!("creating {OFFSETS_TOPIC}"))?;
             let (p, image) = (partitions.clone(), store.image());
@@ -304,12 +297,71 @@ async fn start_groups(
                 .context("opening the offsets topic")?;
             created.partitions.len() as i32
         }
+        None => {
+            let rf = config.groups.offsets_topic_replication_factor;
+            tokio::spawn(create_offsets_topic(
+                store.clone(),
+                offsets_topic(config, rf),
+                shutdown.clone(),
+            ));
+            config.groups.offsets_topic_partitions as i32
+        }
     };
     let log = OffsetsTopicLog::new(partitions.clone(), count);
     let groups = GroupCoordinator::load(config.groups.coordinator(), log)
         .await
         .with_context(|| format!("loading groups from {OFFSETS_TOPIC}"))?;
     Ok(groups)
+}
+
+fn offsets_topic(config: &Config, replication_factor: u16) -> NewTopic {
+    NewTopic {
+        name: OFFSETS_TOPIC.to_owned(),
+        partitions: config.groups.offsets_topic_partitions,
+        replication_factor: replication_factor as i16,
+        configs: BTreeMap::from([
+            ("cleanup.policy".to_owned(), "compact".to_owned()),
+            // Kafka's offsets.topic.segment.bytes.
+            ("segment.bytes".to_owned(), (100u64 << 20).to_string()),
+        ]),
+        assignments: BTreeMap::new(),
+    }
+}
+
+/// Waits until enough brokers are live, then creates `__consumer_offsets` (any broker may;
+/// the others see it exist).
+async fn create_offsets_topic(
+    store: Arc<dyn MetadataStore>,
+    topic: NewTopic,
+    shutdown: CancellationToken,
+) {
+    let wanted = usize::try_from(topic.replication_factor).unwrap_or(1);
+    let mut images = store.subscribe();
+    let mut warned = false;
+    loop {
+        let image = store.image();
+        if image.topic(OFFSETS_TOPIC).is_some() {
+            return;
+        }
+        if image.brokers.len() >= wanted {
+            match store.create_topic(topic.clone(), false).await {
+                Ok(_) | Err(controller::ControllerError::TopicAlreadyExists(_)) => return,
+                Err(e) => tracing::warn!(error = %e, "creating {OFFSETS_TOPIC}; retrying"),
+            }
+        } else if !warned {
+            tracing::info!(
+                live = image.brokers.len(),
+                wanted,
+                "{OFFSETS_TOPIC} is created once enough brokers are live"
+            );
+            warned = true;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            changed = images.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
 }
 
 /// Removes committed offsets of empty groups once `offsets_retention_minutes` have passed.

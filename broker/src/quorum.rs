@@ -50,7 +50,10 @@ pub async fn open(config: &Config, dir: &Path) -> anyhow::Result<Quorum> {
             .context("opening the metadata quorum")?,
     );
     loop {
-        match raft.wait_ready(Duration::from_millis(c.request_timeout_ms)).await {
+        match raft
+            .wait_ready(Duration::from_millis(c.request_timeout_ms))
+            .await
+        {
             Ok(()) => break,
             Err(e) => tracing::warn!(error = %e, "waiting for the metadata quorum"),
         }

@@ -106,6 +106,10 @@ impl Default for ReplicationConfig {
 pub struct GroupsConfig {
     /// Partitions of `__consumer_offsets` (`offsets.topic.num.partitions`); fixed once created.
     pub offsets_topic_partitions: u32,
+    /// Replicas of each `__consumer_offsets` partition in a cluster
+    /// (`offsets.topic.replication.factor`); the topic is created once this many brokers are
+    /// live. A standalone node uses 1.
+    pub offsets_topic_replication_factor: u16,
     /// How long a new group waits for more members before its first rebalance
     /// (`group.initial.rebalance.delay.ms`).
     pub initial_rebalance_delay_ms: u64,
@@ -134,6 +138,7 @@ impl Default for GroupsConfig {
     fn default() -> Self {
         GroupsConfig {
             offsets_topic_partitions: 50,
+            offsets_topic_replication_factor: 3,
             initial_rebalance_delay_ms: 0,
             min_session_timeout_ms: 1000,
             max_session_timeout_ms: 1_800_000,
@@ -401,6 +406,16 @@ impl Config {
             );
         }
         let g = &self.groups;
+        if !(1..=i16::MAX as u16).contains(&g.offsets_topic_replication_factor) {
+            return invalid(
+                "groups.offsets_topic_replication_factor",
+                format!(
+                    "{} is outside [1, {}]",
+                    g.offsets_topic_replication_factor,
+                    i16::MAX
+                ),
+            );
+        }
         if !(1..=10_000).contains(&g.offsets_topic_partitions) {
             return invalid(
                 "groups.offsets_topic_partitions",
