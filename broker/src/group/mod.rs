@@ -43,8 +43,8 @@ pub use api::{
     ListedGroup, SyncRequest, SyncResponse,
 };
 pub(crate) use coordinator::lock as lock_group;
-pub use coordinator::{GroupConfig, GroupCoordinator};
-pub use error::GroupError;
+pub use coordinator::{GroupConfig, GroupCoordinator, Lease};
+pub use error::{GroupError, NotServing};
 pub(crate) use metrics::describe as describe_metrics;
 pub use offsets::GroupPartitions;
 pub use offsets_topic::{OFFSETS_TOPIC, OffsetsTopicLog};

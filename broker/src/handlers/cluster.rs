@@ -7,8 +7,11 @@ use kafka_protocol::messages::{
     FindCoordinatorResponse, InitProducerIdRequest, InitProducerIdResponse, ProducerId,
 };
 
+use controller::NO_LEADER;
+
 use super::util::s;
 use crate::broker::Broker;
+use crate::group::OFFSETS_TOPIC;
 use crate::protocol::error_codes::{self, ServeError};
 
 /// Endpoint type 1: brokers (2 would be controllers, which clients reach through brokers).
@@ -45,26 +48,52 @@ pub(crate) fn describe_cluster(b: &Broker, req: DescribeClusterRequest) -> Descr
     r
 }
 
-/// Groups are coordinated by this node (the group protocol itself arrives with consumer
-/// groups); transactions have no coordinator yet.
+/// FindCoordinator. A group's coordinator is the leader of its `__consumer_offsets`
+/// partition (`partition_for(key, partitions)`) in the current metadata image, as in Kafka;
+/// COORDINATOR_NOT_AVAILABLE while the topic does not exist, the partition has no leader, or
+/// the leader is not a live broker. Transactions have no coordinator yet.
 pub(crate) fn find_coordinator(
     b: &Broker,
     req: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
+    let image = b.image();
+    let unavailable = |c: Coordinator, why: &str| {
+        let e = ServeError::CoordinatorNotAvailable;
+        c.with_node_id(BrokerId(-1))
+            .with_host(s(""))
+            .with_port(-1)
+            .with_error_code(e.code())
+            .with_error_message(Some(s(why)))
+    };
     let answer = |key: &str| -> Coordinator {
         let c = Coordinator::default().with_key(s(key));
-        if req.key_type == KEY_TYPE_GROUP {
-            c.with_node_id(BrokerId(b.node_id))
+        if req.key_type != KEY_TYPE_GROUP {
+            return unavailable(c, "transactions are not supported yet");
+        }
+        let Some(topic) = image.topic(OFFSETS_TOPIC) else {
+            return unavailable(c, "the group metadata topic does not exist yet");
+        };
+        let index = b.groups.partition_for(key);
+        let leader = usize::try_from(index)
+            .ok()
+            .and_then(|i| topic.partitions.get(i))
+            .map_or(NO_LEADER, |p| p.leader);
+        if leader == NO_LEADER {
+            return unavailable(c, "the group's coordinator partition has no leader");
+        }
+        if leader == b.node_id {
+            return c
+                .with_node_id(BrokerId(b.node_id))
                 .with_host(s(&b.host))
-                .with_port(b.port.into())
-        } else {
-            let e = ServeError::CoordinatorNotAvailable;
-            c.with_node_id(BrokerId(-1))
-                .with_host(s(""))
-                .with_port(-1)
-                .with_error_code(e.code())
-                .with_error_message(Some(s("transactions are not supported yet")))
+                .with_port(b.port.into());
+        }
+        match image.brokers.iter().find(|br| br.id == leader) {
+            Some(br) => c
+                .with_node_id(BrokerId(br.id))
+                .with_host(s(&br.host))
+                .with_port(br.port.into()),
+            None => unavailable(c, "the group's coordinator is not a live broker"),
         }
     };
     if version >= 4 {
