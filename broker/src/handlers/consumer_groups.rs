@@ -110,9 +110,17 @@ pub(crate) async fn heartbeat(
                         .collect(),
                 )
             })),
-        Err(e) => ConsumerGroupHeartbeatResponse::default()
-            .with_error_code(super::groups::code(b, lease.as_ref(), &e))
-            .with_error_message(Some(s(&e.to_string()))),
+        Err(e) => {
+            let code = super::groups::code(b, lease.as_ref(), &e);
+            let message = if code == error_codes::group(&e) {
+                e.to_string()
+            } else {
+                crate::group::NotServing::NotCoordinator.to_string()
+            };
+            ConsumerGroupHeartbeatResponse::default()
+                .with_error_code(code)
+                .with_error_message(Some(s(&message)))
+        }
     }
 }
 

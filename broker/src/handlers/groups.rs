@@ -51,12 +51,30 @@ pub(crate) fn lease(b: &Broker, group_id: &str) -> Result<Option<Lease>, i16> {
 }
 
 /// The code of a group request's error: NOT_COORDINATOR when the load it started under is gone
-/// (unloaded, or reloaded at a later leader epoch), else the error's own.
+/// (unloaded, or reloaded at a later leader epoch), or when its write failed because the
+/// image already names another leader of the group's partition (the coordinator has not
+/// unloaded it yet); else the error's own.
 pub(crate) fn code(b: &Broker, lease: Option<&Lease>, e: &GroupError) -> i16 {
-    match lease.map(|l| b.groups.check_lease(l)) {
-        Some(Err(n)) => not_serving(n),
-        _ => error_codes::group(e),
+    let Some(lease) = lease else {
+        return error_codes::group(e);
+    };
+    if let Err(n) = b.groups.check_lease(lease) {
+        return not_serving(n);
     }
+    if *e == GroupError::CoordinatorNotAvailable && !leads(b, lease.partition()) {
+        return not_serving(NotServing::NotCoordinator);
+    }
+    error_codes::group(e)
+}
+
+/// Whether the current image names this broker the leader of `__consumer_offsets` partition
+/// `index`.
+fn leads(b: &Broker, index: i32) -> bool {
+    let image = b.image();
+    image
+        .topic(crate::group::OFFSETS_TOPIC)
+        .and_then(|t| t.partitions.get(usize::try_from(index).ok()?))
+        .is_some_and(|p| p.leader == b.node_id)
 }
 
 fn gid(g: &str) -> GroupId {
