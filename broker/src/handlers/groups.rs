@@ -644,3 +644,14 @@ pub(crate) async fn delete_offsets(b: &Broker, r: OffsetDeleteRequest) -> Offset
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_serving_maps_to_kafka_codes() {
+        assert_eq!(not_serving(NotServing::NotCoordinator), 16);
+        assert_eq!(not_serving(NotServing::LoadInProgress), 14);
+    }
+}
