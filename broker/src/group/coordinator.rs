@@ -11,12 +11,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use controller::MetadataImage;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::api::JoinResponse;
-use super::error::GroupError;
+use super::error::{GroupError, NotServing};
 use super::member::Member;
-use super::records::{GroupLog, GroupRecord};
+use super::offsets_topic::OFFSETS_TOPIC;
+use super::records::{GroupLog, GroupLogError, GroupRecord, partition_for};
 use super::state::{Group, GroupState};
 
 /// The coordinator's settings, named after Kafka's broker configs.
@@ -78,10 +81,61 @@ pub(crate) type SharedGroup = Arc<Mutex<Group>>;
 pub(crate) struct Inner<L> {
     pub(crate) config: GroupConfig,
     pub(crate) log: L,
-    groups: Mutex<HashMap<String, SharedGroup>>,
+    /// The `__consumer_offsets` partitions this coordinator owns, each with its groups. A leaf
+    /// lock: nothing else is locked while it is held (a group's lock may be held when taking
+    /// it, never the other way round).
+    owned: Mutex<Owned>,
+}
+
+/// Where an owned `__consumer_offsets` partition stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    /// Its records are being replayed: its groups answer COORDINATOR_LOAD_IN_PROGRESS.
+    Loading,
+    /// Its groups are served.
+    Loaded,
+    /// Replaying failed: its groups answer NOT_COORDINATOR until the next leadership change
+    /// (or `sync_ownership`) loads it again.
+    Failed,
+}
+
+/// One owned partition: one load of it, at one leader epoch.
+#[derive(Debug)]
+struct Slot {
+    /// The leader epoch it was loaded for; `None` when loaded without a metadata image
+    /// ([`GroupCoordinator::new`], [`GroupCoordinator::load`]: a standalone start).
+    epoch: Option<i32>,
+    /// Unique per load; a request's [`Lease`] names it.
+    load: u64,
+    status: Status,
+    groups: HashMap<String, SharedGroup>,
     /// Per consumer group, taken across a heartbeat's change and its log append, so records
     /// reach the log in the order their changes were made.
-    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    gates: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    /// Cancelled when the partition is unloaded: stops the timers of its groups.
+    cancel: CancellationToken,
+}
+
+#[derive(Debug, Default)]
+struct Owned {
+    next_load: u64,
+    slots: HashMap<i32, Slot>,
+}
+
+/// A group request's hold on the load of the group's partition it started under: when that
+/// load is gone at the end (unloaded, or replaced by a load at a later epoch), the request
+/// answers NOT_COORDINATOR whatever else it met (see [`GroupCoordinator::check_lease`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    partition: i32,
+    load: u64,
+}
+
+impl Lease {
+    /// The group's `__consumer_offsets` partition.
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
 }
 
 pub(crate) fn lock(group: &SharedGroup) -> MutexGuard<'_, Group> {
@@ -96,26 +150,161 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 impl<L: GroupLog> GroupCoordinator<L> {
-    /// A coordinator with no groups (a fresh `__consumer_offsets`).
+    /// A coordinator with no groups (a fresh `__consumer_offsets`) that owns every partition
+    /// of the log, as a standalone node does. Must run inside a tokio runtime only once groups
+    /// start timers.
     pub fn new(config: GroupConfig, log: L) -> Self {
+        let coordinator = GroupCoordinator::unowned(config, log);
+        {
+            let mut owned = coordinator.inner.owned();
+            for index in 0..coordinator.inner.log.partition_count() {
+                let load = owned.begin(index, None);
+                if let Some(slot) = owned.slots.get_mut(&index) {
+                    debug_assert_eq!(slot.load, load);
+                    slot.status = Status::Loaded;
+                }
+            }
+        }
+        coordinator
+    }
+
+    /// A coordinator that owns no partition yet: every group request answers NOT_COORDINATOR
+    /// until [`GroupCoordinator::sync_ownership`] (or `on_leadership`) loads partitions. For a
+    /// node in a cluster, which learns what it leads from the metadata image.
+    pub fn unowned(config: GroupConfig, log: L) -> Self {
         GroupCoordinator {
             inner: Arc::new(Inner {
                 config,
                 log,
-                groups: Mutex::new(HashMap::new()),
-                gates: Mutex::new(HashMap::new()),
+                owned: Mutex::new(Owned::default()),
             }),
         }
     }
 
-    /// Rebuilds the groups from the log's records (last record per key wins). Groups with
-    /// members come back Stable, each member with a fresh session; groups without members
-    /// come back Empty. Must run inside a tokio runtime (it starts session timers).
-    pub async fn load(config: GroupConfig, log: L) -> Result<Self, super::records::GroupLogError> {
-        let records = log.replay().await?;
-        let coordinator = GroupCoordinator::new(config, log);
-        coordinator.inner.replay(records);
+    /// Loads every partition of the log (last record per key wins) and owns them all, as a
+    /// standalone node does on start. Groups with members come back Stable, each member with a
+    /// fresh session; groups without members come back Empty. Must run inside a tokio runtime
+    /// (it starts session timers). A later [`GroupCoordinator::sync_ownership`] keeps what it
+    /// leads without reloading it (it adopts the image's leader epoch) and unloads the rest.
+    pub async fn load(config: GroupConfig, log: L) -> Result<Self, GroupLogError> {
+        let coordinator = GroupCoordinator::unowned(config, log);
+        for index in 0..coordinator.inner.log.partition_count() {
+            let load = coordinator.inner.owned().begin(index, None);
+            coordinator.inner.finish_load(index, load).await?;
+        }
         Ok(coordinator)
+    }
+
+    /// Follows the metadata: owns exactly the `__consumer_offsets` partitions whose leader in
+    /// `image` is `node_id`. Partitions no longer led are unloaded at once (their parked
+    /// joins and syncs answer NOT_COORDINATOR, their timers stop); partitions newly led, or
+    /// led at a higher leader epoch than they were loaded for, are (re)loaded from the log,
+    /// answering COORDINATOR_LOAD_IN_PROGRESS meanwhile. Returns once those loads are done (a
+    /// failed load is logged and its groups answer NOT_COORDINATOR until the next call).
+    /// Safe to call concurrently and with every new image; an image without the topic
+    /// unloads everything.
+    pub async fn sync_ownership(&self, image: &MetadataImage, node_id: i32) {
+        let topic = image.topic(OFFSETS_TOPIC);
+        let mut loads = Vec::new();
+        for index in 0..self.inner.log.partition_count() {
+            let led = topic
+                .and_then(|t| t.partitions.get(usize::try_from(index).ok()?))
+                .filter(|p| p.leader == node_id)
+                .map(|p| p.leader_epoch);
+            match led {
+                Some(epoch) => {
+                    if let Some(load) = self.inner.become_leader(index, epoch) {
+                        loads.push((index, load));
+                    }
+                }
+                None => self.inner.unload(index),
+            }
+        }
+        let results = futures::future::join_all(
+            loads
+                .iter()
+                .map(|&(index, load)| self.inner.finish_load(index, load)),
+        )
+        .await;
+        for ((index, _), result) in loads.iter().zip(results) {
+            if let Err(error) = result {
+                tracing::error!(%error, partition = index, "loading groups failed");
+            }
+        }
+    }
+
+    /// Kafka's `onElection` / `onResignation` for one `__consumer_offsets` partition: leading
+    /// at `epoch` loads it (unless already loaded or loading at that epoch or a later one),
+    /// not leading unloads it. Returns once a load it started is done.
+    pub async fn on_leadership(
+        &self,
+        partition: i32,
+        epoch: i32,
+        leads: bool,
+    ) -> Result<(), GroupLogError> {
+        if !leads {
+            self.inner.unload(partition);
+            return Ok(());
+        }
+        match self.inner.become_leader(partition, epoch) {
+            Some(load) => self.inner.finish_load(partition, load).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The `__consumer_offsets` partition of `group_id` (whose leader coordinates it).
+    pub fn partition_for(&self, group_id: &str) -> i32 {
+        self.inner.partition_of(group_id)
+    }
+
+    /// Whether this coordinator serves `group_id` now: its hold on the group's partition, or
+    /// NOT_COORDINATOR (not owned, or its load failed) or COORDINATOR_LOAD_IN_PROGRESS. Every
+    /// group request asks this first.
+    pub fn lease(&self, group_id: &str) -> Result<Lease, NotServing> {
+        let partition = self.inner.partition_of(group_id);
+        let owned = self.inner.owned();
+        match owned.slots.get(&partition) {
+            Some(slot) if slot.status == Status::Loaded => Ok(Lease {
+                partition,
+                load: slot.load,
+            }),
+            Some(slot) if slot.status == Status::Loading => Err(NotServing::LoadInProgress),
+            _ => Err(NotServing::NotCoordinator),
+        }
+    }
+
+    /// Whether the load a request started under is still the one serving its group. A request
+    /// that ends with an error after losing its lease answers NOT_COORDINATOR instead (its
+    /// parked join or sync was woken by the unload, or its write could not be kept).
+    pub fn check_lease(&self, lease: &Lease) -> Result<(), NotServing> {
+        let owned = self.inner.owned();
+        match owned.slots.get(&lease.partition) {
+            Some(slot) if slot.load == lease.load && slot.status == Status::Loaded => Ok(()),
+            _ => Err(NotServing::NotCoordinator),
+        }
+    }
+
+    /// Whether a partition of the log is being loaded (ListGroups then answers
+    /// COORDINATOR_LOAD_IN_PROGRESS along with the groups it has).
+    pub fn loading(&self) -> bool {
+        self.inner
+            .owned()
+            .slots
+            .values()
+            .any(|s| s.status == Status::Loading)
+    }
+
+    /// The owned partitions with the leader epoch each was loaded for (`None`: loaded
+    /// without an image) and whether it is loaded (else loading or failed), by partition.
+    pub fn owned_partitions(&self) -> Vec<(i32, Option<i32>, bool)> {
+        let owned = self.inner.owned();
+        let mut out: Vec<_> = owned
+            .slots
+            .iter()
+            .map(|(p, s)| (*p, s.epoch, s.status == Status::Loaded))
+            .collect();
+        out.sort_unstable();
+        out
     }
 
     pub fn config(&self) -> &GroupConfig {
@@ -123,30 +312,216 @@ impl<L: GroupLog> GroupCoordinator<L> {
     }
 }
 
+impl Owned {
+    /// Starts a load of `index` at `epoch` (the caller removed and dropped what was there);
+    /// returns the new load's id.
+    fn begin(&mut self, index: i32, epoch: Option<i32>) -> u64 {
+        self.next_load += 1;
+        let load = self.next_load;
+        let old = self.slots.insert(
+            index,
+            Slot {
+                epoch,
+                load,
+                status: Status::Loading,
+                groups: HashMap::new(),
+                gates: HashMap::new(),
+                cancel: CancellationToken::new(),
+            },
+        );
+        debug_assert!(old.is_none(), "unload before beginning a load");
+        load
+    }
+}
+
+/// Ends a load: its timers stop, parked joins and syncs are answered (their handlers see the
+/// lease gone and answer NOT_COORDINATOR), and its groups turn Dead for requests still holding
+/// them, so nothing they do reaches a later load.
+fn drop_slot(slot: Slot) {
+    slot.cancel.cancel();
+    for shared in slot.groups.into_values() {
+        let mut group = lock(&shared);
+        for member in &mut group.members {
+            member.fail_waiters(GroupError::CoordinatorNotAvailable);
+        }
+        group.pending.clear();
+        group.set_state(GroupState::Dead, now_ms());
+    }
+}
+
 impl<L: GroupLog> Inner<L> {
+    fn owned(&self) -> MutexGuard<'_, Owned> {
+        self.owned.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The `__consumer_offsets` partition of a group.
+    pub(crate) fn partition_of(&self, group_id: &str) -> i32 {
+        partition_for(group_id, self.log.partition_count())
+    }
+
+    /// Leadership of `index` at `epoch`: `Some(load)` when a (re)load must run
+    /// ([`Inner::finish_load`]), `None` when the current load stands (same or later epoch, or
+    /// loaded without an image, which adopts `epoch`).
+    fn become_leader(&self, index: i32, epoch: i32) -> Option<u64> {
+        let (load, old) = {
+            let mut owned = self.owned();
+            match owned.slots.get_mut(&index) {
+                Some(slot) if slot.status == Status::Loaded && slot.epoch.is_none() => {
+                    slot.epoch = Some(epoch);
+                    return None;
+                }
+                Some(slot) if slot.status != Status::Failed && slot.epoch >= Some(epoch) => {
+                    return None;
+                }
+                _ => {}
+            }
+            let old = owned.slots.remove(&index);
+            (owned.begin(index, Some(epoch)), old)
+        };
+        if let Some(old) = old {
+            tracing::info!(
+                partition = index,
+                epoch,
+                "reloading groups at a new leader epoch"
+            );
+            drop_slot(old);
+        }
+        Some(load)
+    }
+
+    /// Stops serving the groups of `index`: Kafka's unload. Parked joins and syncs answer
+    /// (NOT_COORDINATOR once their handler sees the lease gone), timers stop, and requests
+    /// still holding one of the groups find it Dead.
+    pub(crate) fn unload(&self, index: i32) {
+        let old = self.owned().slots.remove(&index);
+        if let Some(old) = old {
+            tracing::info!(partition = index, "unloading groups");
+            drop_slot(old);
+        }
+    }
+
+    /// Replays the records of `index` and serves its groups, if `load` is still the current
+    /// load of `index` once they are read (a later load or an unload may have replaced it).
+    async fn finish_load(self: &Arc<Self>, index: i32, load: u64) -> Result<(), GroupLogError> {
+        let records = match self.log.replay_partition(index).await {
+            Ok(records) => records,
+            Err(error) => {
+                if let Some(slot) = self.owned().slots.get_mut(&index)
+                    && slot.load == load
+                {
+                    slot.status = Status::Failed;
+                }
+                return Err(error);
+            }
+        };
+        let groups = self.rebuild(records, load);
+        let installed: Vec<SharedGroup> = {
+            let mut owned = self.owned();
+            match owned.slots.get_mut(&index) {
+                Some(slot) if slot.load == load && slot.status == Status::Loading => {
+                    slot.groups = groups;
+                    slot.status = Status::Loaded;
+                    slot.groups.values().cloned().collect()
+                }
+                _ => return Ok(()),
+            }
+        };
+        tracing::info!(partition = index, groups = installed.len(), "groups loaded");
+        for shared in installed {
+            let group = lock(&shared);
+            if let Some(cs) = &group.consumer {
+                for member in cs.members.keys() {
+                    self.watch_consumer(&group, member.clone());
+                }
+            }
+            for member in &group.members {
+                self.watch_session(&group, member.member_id.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a timer of `group` until it ends or the load the group belongs to is unloaded.
+    /// Not started at all when that load is no longer current.
+    pub(crate) fn spawn_for(
+        &self,
+        group: &super::state::Group,
+        timer: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let partition = self.partition_of(&group.id);
+        let cancel = {
+            let owned = self.owned();
+            match owned.slots.get(&partition) {
+                Some(slot) if slot.load == group.load => slot.cancel.clone(),
+                _ => return,
+            }
+        };
+        tokio::spawn(async move {
+            tokio::select! {
+                () = cancel.cancelled() => {}
+                () = timer => {}
+            }
+        });
+    }
+
+    /// The group, when its partition is loaded here and it exists.
     pub(crate) fn group(&self, group_id: &str) -> Option<SharedGroup> {
-        self.groups
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(group_id)
-            .cloned()
+        let partition = self.partition_of(group_id);
+        let owned = self.owned();
+        let slot = owned.slots.get(&partition)?;
+        if slot.status != Status::Loaded {
+            return None;
+        }
+        slot.groups.get(group_id).cloned()
     }
 
-    pub(crate) fn group_or_create(&self, group_id: &str) -> SharedGroup {
-        self.groups
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+    /// The group, created Empty if needed; COORDINATOR_NOT_AVAILABLE (NOT_COORDINATOR at the
+    /// edge, the lease being gone) when its partition is not loaded here.
+    pub(crate) fn group_or_create(&self, group_id: &str) -> Result<SharedGroup, GroupError> {
+        let partition = self.partition_of(group_id);
+        let mut owned = self.owned();
+        let slot = owned
+            .slots
+            .get_mut(&partition)
+            .filter(|s| s.status == Status::Loaded)
+            .ok_or(GroupError::CoordinatorNotAvailable)?;
+        let load = slot.load;
+        Ok(slot
+            .groups
             .entry(group_id.to_string())
-            .or_insert_with(|| Arc::new(Mutex::new(Group::new(group_id.to_string(), now_ms()))))
-            .clone()
+            .or_insert_with(|| {
+                let mut group = Group::new(group_id.to_string(), now_ms());
+                group.load = load;
+                Arc::new(Mutex::new(group))
+            })
+            .clone())
     }
 
+    /// Whether `shared` is still the group the coordinator serves under its id (not unloaded,
+    /// deleted or replaced by a reload), checked after a write before it is acknowledged.
+    pub(crate) fn is_current(&self, group_id: &str, shared: &SharedGroup) -> bool {
+        self.group(group_id)
+            .is_some_and(|current| Arc::ptr_eq(&current, shared))
+    }
+
+    /// The current load serving `group_id`, if any.
+    pub(crate) fn load_of(&self, group_id: &str) -> Option<u64> {
+        let partition = self.partition_of(group_id);
+        let owned = self.owned();
+        owned
+            .slots
+            .get(&partition)
+            .filter(|s| s.status == Status::Loaded)
+            .map(|s| s.load)
+    }
+
+    /// Every group of the loaded partitions.
     pub(crate) fn all_groups(&self) -> Vec<SharedGroup> {
-        self.groups
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        self.owned()
+            .slots
             .values()
-            .cloned()
+            .filter(|s| s.status == Status::Loaded)
+            .flat_map(|s| s.groups.values().cloned())
             .collect()
     }
 
@@ -161,25 +536,35 @@ impl<L: GroupLog> Inner<L> {
         f(&mut group)
     }
 
-    /// The gate that orders a consumer group's changes and their log appends.
+    /// The gate that orders a consumer group's changes and their log appends (a fresh one,
+    /// kept nowhere, when the group's partition is not loaded: the request then fails).
     pub(crate) fn gate(&self, group_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.gates
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(group_id.to_string())
-            .or_default()
-            .clone()
+        let partition = self.partition_of(group_id);
+        let mut owned = self.owned();
+        match owned
+            .slots
+            .get_mut(&partition)
+            .filter(|s| s.status == Status::Loaded)
+        {
+            Some(slot) => slot.gates.entry(group_id.to_string()).or_default().clone(),
+            None => Arc::default(),
+        }
     }
 
     /// Drops a group from the map if it is still `group` (a new one may have taken its id).
     pub(crate) fn forget(&self, group_id: &str, group: &SharedGroup) {
-        let mut groups = self.groups.lock().unwrap_or_else(|e| e.into_inner());
-        if groups.get(group_id).is_some_and(|g| Arc::ptr_eq(g, group)) {
-            groups.remove(group_id);
-            self.gates
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(group_id);
+        let partition = self.partition_of(group_id);
+        let mut owned = self.owned();
+        let Some(slot) = owned.slots.get_mut(&partition) else {
+            return;
+        };
+        if slot
+            .groups
+            .get(group_id)
+            .is_some_and(|g| Arc::ptr_eq(g, group))
+        {
+            slot.groups.remove(group_id);
+            slot.gates.remove(group_id);
         }
     }
 
@@ -221,7 +606,7 @@ impl<L: GroupLog> Inner<L> {
         let deadline = now + timeout;
         let (inner, group_id, epoch) = (self.clone(), group.id.clone(), group.rebalance_epoch);
         group.new_member_added = false;
-        tokio::spawn(async move {
+        self.spawn_for(group, async move {
             // Kafka's InitialDelayedJoin: the first generation forms from whoever joined
             // during the delay, which starts again (within the rebalance timeout) each time
             // new members arrived during it.
@@ -371,9 +756,9 @@ impl<L: GroupLog> Inner<L> {
 
     /// Watches one member's session: when its deadline passes without a refresh the member is
     /// removed. Members waiting in JoinGroup or SyncGroup are kept alive, as Kafka does.
-    pub(crate) fn watch_session(self: &Arc<Self>, group_id: String, member_id: String) {
-        let inner = self.clone();
-        tokio::spawn(async move {
+    pub(crate) fn watch_session(self: &Arc<Self>, group: &Group, member_id: String) {
+        let (inner, group_id) = (self.clone(), group.id.clone());
+        self.spawn_for(group, async move {
             while let Some(deadline) = inner.with_group(&group_id, |group| {
                 let now = Instant::now();
                 let member = group.member_mut(&member_id)?;
@@ -396,12 +781,12 @@ impl<L: GroupLog> Inner<L> {
     /// A MEMBER_ID_REQUIRED id that is not used within the session timeout is forgotten.
     pub(crate) fn watch_pending(
         self: &Arc<Self>,
-        group_id: String,
+        group: &Group,
         member_id: String,
         timeout: Duration,
     ) {
-        let inner = self.clone();
-        tokio::spawn(async move {
+        let (inner, group_id) = (self.clone(), group.id.clone());
+        self.spawn_for(group, async move {
             tokio::time::sleep(timeout).await;
             let Some(shared) = inner.group(&group_id) else {
                 return;
@@ -431,12 +816,21 @@ impl<L: GroupLog> Inner<L> {
         member
     }
 
-    fn replay(self: &Arc<Self>, records: Vec<GroupRecord>) {
+    /// The groups the records of one partition rebuild (last record per key wins), for load
+    /// `load`; no timers yet (they start once the groups are served).
+    fn rebuild(&self, records: Vec<GroupRecord>, load: u64) -> HashMap<String, SharedGroup> {
+        let mut groups: HashMap<String, Group> = HashMap::new();
+        fn entry<'a>(groups: &'a mut HashMap<String, Group>, id: &str, load: u64) -> &'a mut Group {
+            groups.entry(id.to_string()).or_insert_with(|| {
+                let mut group = Group::new(id.to_string(), now_ms());
+                group.load = load;
+                group
+            })
+        }
         for record in records {
             match record {
                 GroupRecord::GroupMetadata { group_id, snapshot } => {
-                    let shared = self.group_or_create(&group_id);
-                    let mut group = lock(&shared);
+                    let group = entry(&mut groups, &group_id, load);
                     group.members.clear();
                     group.instances.clear();
                     group.protocol_type = snapshot.protocol_type;
@@ -475,9 +869,7 @@ impl<L: GroupLog> Inner<L> {
                     group.state_since_ms = snapshot.current_state_timestamp_ms;
                 }
                 GroupRecord::GroupTombstone { group_id } => {
-                    if let Some(shared) = self.group(&group_id) {
-                        self.forget(&group_id, &shared);
-                    }
+                    groups.remove(&group_id);
                 }
                 GroupRecord::OffsetCommit {
                     group_id,
@@ -485,45 +877,43 @@ impl<L: GroupLog> Inner<L> {
                     partition,
                     offset,
                 } => {
-                    let shared = self.group_or_create(&group_id);
-                    lock(&shared).offsets.insert((topic, partition), offset);
+                    entry(&mut groups, &group_id, load)
+                        .offsets
+                        .insert((topic, partition), offset);
                 }
                 GroupRecord::OffsetTombstone {
                     group_id,
                     topic,
                     partition,
                 } => {
-                    if let Some(shared) = self.group(&group_id) {
-                        lock(&shared).offsets.remove(&(topic, partition));
+                    if let Some(group) = groups.get_mut(&group_id) {
+                        group.offsets.remove(&(topic, partition));
                     }
                 }
-                GroupRecord::Consumer(record) => self.replay_consumer(*record),
-            }
-        }
-        for shared in self.all_groups() {
-            let mut group = lock(&shared);
-            if let Some(cs) = &group.consumer {
-                let (members, empty): (Vec<String>, bool) =
-                    (cs.members.keys().cloned().collect(), cs.members.is_empty());
-                super::consumer::sync_classic_state(&mut group, empty);
-                group.protocol_type = Some("consumer".to_string());
-                for member in members {
-                    self.watch_consumer(group.id.clone(), member);
+                GroupRecord::Consumer(record) => {
+                    let record = *record;
+                    self.replay_consumer(entry(&mut groups, record.group_id(), load), record);
                 }
             }
-            for member in &group.members {
-                self.watch_session(group.id.clone(), member.member_id.clone());
-            }
         }
+        groups
+            .into_iter()
+            .map(|(id, mut group)| {
+                if let Some(cs) = &group.consumer {
+                    let empty = cs.members.is_empty();
+                    super::consumer::sync_classic_state(&mut group, empty);
+                    group.protocol_type = Some("consumer".to_string());
+                }
+                (id, Arc::new(Mutex::new(group)))
+            })
+            .collect()
     }
 }
 
 impl<L: GroupLog> Inner<L> {
     /// A replayed consumer-group record; the group's epoch tombstone ends its consumer state.
-    fn replay_consumer(&self, record: super::consumer::codec::ConsumerRecord) {
+    fn replay_consumer(&self, group: &mut Group, record: super::consumer::codec::ConsumerRecord) {
         use super::consumer::codec::ConsumerRecord as R;
-        let shared = self.group_or_create(record.group_id());
-        let mut group = lock(&shared);
         if let R::GroupEpoch { epoch: None, .. } = record {
             group.consumer = None;
             return;

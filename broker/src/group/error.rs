@@ -69,3 +69,17 @@ pub enum GroupError {
     #[error("invalid regular expression: {0}")]
     InvalidRegularExpression(String),
 }
+
+/// Why this broker does not serve a group's request now: the group's `__consumer_offsets`
+/// partition is not loaded here. Not a [`GroupError`] (whose codes `protocol/error_codes.rs`
+/// maps exhaustively): the group handlers map it, see `handlers::groups::not_serving`.
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
+pub enum NotServing {
+    /// NOT_COORDINATOR (16): another broker leads the partition (or none does, or loading it
+    /// failed, or the load the request started under was unloaded).
+    #[error("this broker is not the coordinator of the group")]
+    NotCoordinator,
+    /// COORDINATOR_LOAD_IN_PROGRESS (14): this broker leads the partition and is loading it.
+    #[error("the coordinator is loading the group")]
+    LoadInProgress,
+}

@@ -32,7 +32,7 @@ impl<L: GroupLog> GroupCoordinator<L> {
             return Err(GroupError::InvalidSessionTimeout(ms));
         }
         let shared = if req.member_id.is_empty() {
-            self.inner.group_or_create(&req.group_id)
+            self.inner.group_or_create(&req.group_id)?
         } else {
             self.inner
                 .group(&req.group_id)
@@ -56,6 +56,10 @@ impl<L: GroupLog> GroupCoordinator<L> {
             Step::Answer(answer) => answer,
             Step::Wait(rx) => rx.await.unwrap_or(Err(GroupError::CoordinatorNotAvailable)),
             Step::Persist(record, response) => match self.inner.log.append(vec![record]).await {
+                // Unloaded meanwhile: the new load may not have the replacement.
+                Ok(()) if !self.inner.is_current(&req.group_id, &shared) => {
+                    Err(GroupError::CoordinatorNotAvailable)
+                }
                 Ok(()) => Ok(response),
                 Err(error) => {
                     tracing::warn!(%error, group = %req.group_id, "static member replacement not persisted");
@@ -83,7 +87,7 @@ impl<L: GroupLog> GroupCoordinator<L> {
             }
             group.pending.insert(member_id.clone());
             self.inner
-                .watch_pending(group.id.clone(), member_id.clone(), req.session_timeout);
+                .watch_pending(group, member_id.clone(), req.session_timeout);
             return Step::Answer(Err(GroupError::MemberIdRequired { member_id }));
         }
         self.add_and_wait(group, req, member_id)
@@ -119,7 +123,7 @@ impl<L: GroupLog> GroupCoordinator<L> {
         let (tx, rx) = oneshot::channel();
         member.join_waiter = Some(tx);
         group.add_member(member);
-        self.inner.watch_session(group.id.clone(), member_id);
+        self.inner.watch_session(group, member_id);
         if group.state == GroupState::PreparingRebalance {
             group.new_member_added = true;
             self.inner.check_join(group, false);
@@ -210,8 +214,7 @@ impl<L: GroupLog> GroupCoordinator<L> {
         if was_leader {
             group.leader = Some(member_id.clone());
         }
-        self.inner
-            .watch_session(group.id.clone(), member_id.clone());
+        self.inner.watch_session(group, member_id.clone());
         match group.state {
             GroupState::Stable if unchanged => {
                 let record = GroupRecord::GroupMetadata {

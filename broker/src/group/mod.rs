@@ -7,6 +7,15 @@
 //! - [`GroupLog`]: the persistence seam. Commits and the leader's sync are acknowledged only
 //!   after their [`GroupRecord`]s are appended; [`GroupCoordinator::load`] rebuilds the groups
 //!   from the replayed records. [`MemoryGroupLog`] is the in-memory log for tests.
+//! - Ownership: the coordinator serves the groups of the `__consumer_offsets` partitions it
+//!   owns, each loaded at a leader epoch ([`GroupCoordinator::sync_ownership`] follows the
+//!   metadata image; `on_leadership` is the per-partition form). A request first takes a
+//!   [`Lease`] ([`GroupCoordinator::lease`]: else [`NotServing`], NOT_COORDINATOR or
+//!   COORDINATOR_LOAD_IN_PROGRESS); an unload wakes parked joins and syncs, stops the
+//!   partition's timers and turns its groups Dead, and a request whose lease is gone at the end
+//!   answers NOT_COORDINATOR ([`GroupCoordinator::check_lease`]). [`GroupCoordinator::new`]
+//!   and [`GroupCoordinator::load`] own every partition (a standalone node);
+//!   [`GroupCoordinator::unowned`] owns none until told.
 //! - [`codec`]: the records in Kafka's `__consumer_offsets` key/value layouts.
 //! - [`GroupError`]: one variant per Kafka error, mapped to codes at the broker edge.
 //!
@@ -43,8 +52,8 @@ pub use api::{
     ListedGroup, SyncRequest, SyncResponse,
 };
 pub(crate) use coordinator::lock as lock_group;
-pub use coordinator::{GroupConfig, GroupCoordinator};
-pub use error::GroupError;
+pub use coordinator::{GroupConfig, GroupCoordinator, Lease};
+pub use error::{GroupError, NotServing};
 pub(crate) use metrics::describe as describe_metrics;
 pub use offsets::GroupPartitions;
 pub use offsets_topic::{OFFSETS_TOPIC, OffsetsTopicLog};

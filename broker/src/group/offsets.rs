@@ -31,7 +31,7 @@ impl<L: GroupLog> GroupCoordinator<L> {
         let simple = req.generation_id < 0;
         let shared = match self.inner.group(&req.group_id) {
             Some(shared) => shared,
-            None if simple => self.inner.group_or_create(&req.group_id),
+            None if simple => self.inner.group_or_create(&req.group_id)?,
             None => {
                 return Err(GroupError::IllegalGeneration {
                     got: req.generation_id,
@@ -76,6 +76,16 @@ impl<L: GroupLog> GroupCoordinator<L> {
         }
         if let Err(error) = self.inner.log.append(accepted.clone()).await {
             tracing::warn!(%error, group = %req.group_id, "offset commit not persisted");
+            for r in &mut results {
+                if r.result.is_ok() {
+                    r.result = Err(GroupError::CoordinatorNotAvailable);
+                }
+            }
+            return Ok(results);
+        }
+        if !self.inner.is_current(&req.group_id, &shared) {
+            // The group was unloaded (or deleted) while the commit was written: the load that
+            // serves it now may not have it, so the client retries there.
             for r in &mut results {
                 if r.result.is_ok() {
                     r.result = Err(GroupError::CoordinatorNotAvailable);

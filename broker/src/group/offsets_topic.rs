@@ -71,18 +71,37 @@ impl GroupLog for OffsetsTopicLog {
     async fn replay(&self) -> Result<Vec<GroupRecord>, GroupLogError> {
         let partitions = self.partitions.clone();
         let count = self.count;
-        tokio::task::spawn_blocking(move || read_all(&partitions, count))
+        tokio::task::spawn_blocking(move || read_all(&partitions, 0..count, false))
             .await
             .map_err(|e| failed(format!("loading {OFFSETS_TOPIC}: {e}")))?
     }
+
+    async fn replay_partition(&self, index: i32) -> Result<Vec<GroupRecord>, GroupLogError> {
+        let partitions = self.partitions.clone();
+        tokio::task::spawn_blocking(move || read_all(&partitions, index..index + 1, true))
+            .await
+            .map_err(|e| failed(format!("loading {OFFSETS_TOPIC}-{index}: {e}")))?
+    }
+
+    fn partition_count(&self) -> i32 {
+        self.count
+    }
 }
 
-/// Every record of every partition, each partition in offset order. Records of one group all
-/// live in one partition, so their order is kept.
-fn read_all(partitions: &Partitions, count: i32) -> Result<Vec<GroupRecord>, GroupLogError> {
+/// Every record of the partitions in `indexes`, each partition in offset order. Records of
+/// one group all live in one partition, so their order is kept. A partition not open here is
+/// skipped, or an error when `required` (a leader loading it must have its replica).
+fn read_all(
+    partitions: &Partitions,
+    indexes: std::ops::Range<i32>,
+    required: bool,
+) -> Result<Vec<GroupRecord>, GroupLogError> {
     let mut out = Vec::new();
-    for index in 0..count {
+    for index in indexes {
         let Some(p) = partitions.get(OFFSETS_TOPIC, index) else {
+            if required {
+                return Err(failed(format!("{OFFSETS_TOPIC}-{index} is not open")));
+            }
             continue;
         };
         p.log

@@ -103,19 +103,58 @@ pub trait GroupLog: Send + Sync + 'static {
 
     /// Every record still in the log, oldest first, for rebuilding on start.
     fn replay(&self) -> impl Future<Output = Result<Vec<GroupRecord>, GroupLogError>> + Send;
+
+    /// The records of one partition of the log (the groups with
+    /// `partition_for(group, partition_count())` equal to `index`), oldest first: what a
+    /// coordinator that becomes that partition's leader loads.
+    fn replay_partition(
+        &self,
+        index: i32,
+    ) -> impl Future<Output = Result<Vec<GroupRecord>, GroupLogError>> + Send;
+
+    /// How many partitions the log has (`offsets.topic.num.partitions`); groups map to them
+    /// with [`partition_for`].
+    fn partition_count(&self) -> i32;
 }
 
 /// A group log in memory, for tests. Clones share the records; `fail_appends` makes every
-/// append fail until it is reset.
-#[derive(Debug, Clone, Default)]
+/// append fail until it is reset; `pause_loads` holds every `replay_partition` until it is
+/// reset. One partition unless made with [`MemoryGroupLog::with_partitions`].
+#[derive(Debug, Clone)]
 pub struct MemoryGroupLog {
     records: Arc<Mutex<Vec<GroupRecord>>>,
     failing: Arc<std::sync::atomic::AtomicBool>,
+    paused: Arc<tokio::sync::watch::Sender<bool>>,
+    partitions: i32,
+}
+
+impl Default for MemoryGroupLog {
+    fn default() -> Self {
+        MemoryGroupLog {
+            records: Arc::default(),
+            failing: Arc::default(),
+            paused: Arc::new(tokio::sync::watch::Sender::new(false)),
+            partitions: 1,
+        }
+    }
 }
 
 impl MemoryGroupLog {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A log of `partitions` partitions (groups spread over them as on `__consumer_offsets`).
+    pub fn with_partitions(partitions: i32) -> Self {
+        MemoryGroupLog {
+            partitions: partitions.max(1),
+            ..Self::default()
+        }
+    }
+
+    /// While set, loads (`replay_partition`) wait.
+    pub fn pause_loads(&self, paused: bool) {
+        self.paused.send_replace(paused);
     }
 
     pub fn records(&self) -> Vec<GroupRecord> {
@@ -148,6 +187,19 @@ impl GroupLog for MemoryGroupLog {
 
     async fn replay(&self) -> Result<Vec<GroupRecord>, GroupLogError> {
         Ok(self.records())
+    }
+
+    async fn replay_partition(&self, index: i32) -> Result<Vec<GroupRecord>, GroupLogError> {
+        let mut paused = self.paused.subscribe();
+        // The sender lives in `self`, so the wait ends only when loads are resumed.
+        let _ = paused.wait_for(|p| !*p).await;
+        let mut records = self.records();
+        records.retain(|r| partition_for(r.group_id(), self.partitions) == index);
+        Ok(records)
+    }
+
+    fn partition_count(&self) -> i32 {
+        self.partitions
     }
 }
 

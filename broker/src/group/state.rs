@@ -66,6 +66,9 @@ pub(crate) struct Group {
     pub(crate) offsets: BTreeMap<(String, i32), CommittedOffset>,
     /// Bumped at each rebalance so stale rebalance timers do nothing.
     pub(crate) rebalance_epoch: u64,
+    /// The load of its `__consumer_offsets` partition this group belongs to: timers started
+    /// for it run only while that load is the current one (see `Inner::spawn_for`).
+    pub(crate) load: u64,
     /// The join phase may complete early (all joined) only from this instant on.
     pub(crate) join_not_before: Instant,
     /// A member joined during the initial rebalance delay (which then starts again).
@@ -90,6 +93,7 @@ impl Group {
             instances: HashMap::new(),
             offsets: BTreeMap::new(),
             rebalance_epoch: 0,
+            load: 0,
             join_not_before: Instant::now(),
             new_member_added: false,
             consumer: None,

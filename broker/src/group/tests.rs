@@ -845,3 +845,263 @@ async fn concurrent_joins_on_threads_form_one_generation() {
     sync_all(&c, "g", &joins, &[None; 8]).await;
     assert_eq!(c.describe_group("g").state, GroupState::Stable);
 }
+
+// ---- Ownership by `__consumer_offsets` partition -------------------------------------------
+
+/// A group id that lands on `partition` of `count`.
+fn group_on(partition: i32, count: i32) -> String {
+    (0..)
+        .map(|i| format!("group-{i}"))
+        .find(|g| partition_for(g, count) == partition)
+        .unwrap()
+}
+
+fn offsets_image(leaders: &[(i32, i32)]) -> controller::MetadataImage {
+    use std::collections::BTreeMap;
+    let partitions = leaders
+        .iter()
+        .map(|&(leader, leader_epoch)| controller::PartitionInfo {
+            leader,
+            leader_epoch,
+            partition_epoch: leader_epoch,
+            replicas: vec![1, 2],
+            isr: vec![1, 2],
+            adding_replicas: Vec::new(),
+            removing_replicas: Vec::new(),
+        })
+        .collect();
+    let topic = controller::Topic {
+        name: OFFSETS_TOPIC.into(),
+        id: controller::TopicId::random(),
+        partitions,
+        configs: BTreeMap::new(),
+    };
+    controller::MetadataImage {
+        cluster_id: "c".into(),
+        controller_id: 1,
+        brokers: Vec::new(),
+        topics: BTreeMap::from([(OFFSETS_TOPIC.to_string(), std::sync::Arc::new(topic))]),
+        version: 1,
+    }
+}
+
+fn committed(c: &GroupCoordinator<MemoryGroupLog>, group: &str) -> i64 {
+    c.fetch_offsets(group, Some(&[("t".to_string(), 0)]))[0].offset
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unowned_coordinator_serves_a_partition_once_it_leads_it() {
+    let log = MemoryGroupLog::with_partitions(4);
+    let c = GroupCoordinator::unowned(config(0), log);
+    let (mine, other) = (group_on(1, 4), group_on(2, 4));
+    assert_eq!(c.lease(&mine), Err(NotServing::NotCoordinator));
+    c.on_leadership(1, 0, true).await.unwrap();
+    let lease = c.lease(&mine).unwrap();
+    assert_eq!(lease.partition(), 1);
+    assert_eq!(c.lease(&other), Err(NotServing::NotCoordinator));
+    c.commit_offsets(commit(&mine, -1, "", 7)).await.unwrap();
+    assert_eq!(committed(&c, &mine), 7);
+    // A group of a partition not owned here cannot be created behind the lease check.
+    assert_eq!(
+        c.join_group(join_req(&other, "", None)).await,
+        Err(GroupError::CoordinatorNotAvailable)
+    );
+    assert!(c.list_groups(&[], &[]).iter().all(|g| g.group_id == mine));
+}
+
+#[tokio::test(start_paused = true)]
+async fn unload_refuses_the_next_request_and_wakes_a_parked_join() {
+    // The initial rebalance delay keeps the first join parked.
+    let (c, _) = coordinator(3000);
+    c.on_leadership(0, 1, true).await.unwrap();
+    let lease = c.lease("g").unwrap();
+    let parked = tokio::spawn({
+        let c = c.clone();
+        async move { c.join_group(join_req("g", "", None)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(!parked.is_finished());
+    c.on_leadership(0, 2, false).await.unwrap();
+    let woken = parked.await.unwrap();
+    assert_eq!(woken, Err(GroupError::CoordinatorNotAvailable));
+    // What the handler answers for it: the lease it started under is gone.
+    assert_eq!(c.check_lease(&lease), Err(NotServing::NotCoordinator));
+    assert_eq!(c.lease("g"), Err(NotServing::NotCoordinator));
+    assert!(c.list_groups(&[], &[]).is_empty());
+    // The unloaded group's rebalance timer is gone with it: nothing fires into a new load.
+    c.on_leadership(0, 3, true).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(c.list_groups(&[], &[]).is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn unload_fails_a_parked_sync_and_members_rejoin_after_reload() {
+    let (c, log) = coordinator(100);
+    let joins = join_concurrently(&c, vec![join_req("g", "", None); 2]).await;
+    let joins: Vec<JoinResponse> = joins.into_iter().map(Result::unwrap).collect();
+    let follower = joins.iter().find(|j| j.member_id != j.leader_id).unwrap();
+    let lease = c.lease("g").unwrap();
+    let parked = tokio::spawn({
+        let (c, req) = (c.clone(), sync_req("g", follower, None));
+        async move { c.sync_group(req).await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    c.on_leadership(0, 5, false).await.unwrap();
+    assert_eq!(
+        parked.await.unwrap(),
+        Err(GroupError::CoordinatorNotAvailable)
+    );
+    assert_eq!(c.check_lease(&lease), Err(NotServing::NotCoordinator));
+    // The assignment was never written: the reloaded group has no members to wait for.
+    assert!(log.records().is_empty());
+    c.on_leadership(0, 6, true).await.unwrap();
+    assert_eq!(c.describe_group("g").state, GroupState::Dead);
+    let rejoined = c.join_group(join_req("g", "", None)).await.unwrap();
+    assert_eq!(rejoined.generation_id, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_at_a_later_epoch_sees_what_was_committed_before() {
+    let log = MemoryGroupLog::with_partitions(3);
+    let c = GroupCoordinator::unowned(config(0), log.clone());
+    let g = group_on(2, 3);
+    c.on_leadership(2, 1, true).await.unwrap();
+    c.commit_offsets(commit(&g, -1, "", 42)).await.unwrap();
+    let first = c.lease(&g).unwrap();
+    // The same epoch again changes nothing.
+    c.on_leadership(2, 1, true).await.unwrap();
+    assert_eq!(c.lease(&g), Ok(first));
+    // Leadership lost, then won back at a later epoch (another broker wrote meanwhile).
+    c.on_leadership(2, 2, false).await.unwrap();
+    assert_eq!(c.lease(&g), Err(NotServing::NotCoordinator));
+    log.append(vec![GroupRecord::OffsetCommit {
+        group_id: g.clone(),
+        topic: "t".into(),
+        partition: 1,
+        offset: CommittedOffset {
+            offset: 9,
+            leader_epoch: None,
+            metadata: String::new(),
+            commit_timestamp_ms: 0,
+        },
+    }])
+    .await
+    .unwrap();
+    c.on_leadership(2, 3, true).await.unwrap();
+    let second = c.lease(&g).unwrap();
+    assert_ne!(first, second);
+    assert_eq!(committed(&c, &g), 42);
+    let all = c.fetch_offsets(&g, None);
+    assert_eq!(all.len(), 2);
+    // Still leading, at a higher epoch: the state is rebuilt from the log.
+    c.on_leadership(2, 4, true).await.unwrap();
+    assert_eq!(c.check_lease(&second), Err(NotServing::NotCoordinator));
+    assert_eq!(committed(&c, &g), 42);
+    assert_eq!(c.owned_partitions(), vec![(2, Some(4), true)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_while_loading_get_load_in_progress() {
+    let log = MemoryGroupLog::new();
+    log.append(vec![GroupRecord::OffsetCommit {
+        group_id: "g".into(),
+        topic: "t".into(),
+        partition: 0,
+        offset: CommittedOffset {
+            offset: 5,
+            leader_epoch: None,
+            metadata: String::new(),
+            commit_timestamp_ms: 0,
+        },
+    }])
+    .await
+    .unwrap();
+    log.pause_loads(true);
+    let c = GroupCoordinator::unowned(config(0), log.clone());
+    let loading = tokio::spawn({
+        let c = c.clone();
+        async move { c.on_leadership(0, 1, true).await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(c.lease("g"), Err(NotServing::LoadInProgress));
+    assert!(c.loading());
+    // Behind the lease check, nothing is created in a partition still loading.
+    assert_eq!(
+        c.commit_offsets(commit("g", -1, "", 6)).await.unwrap_err(),
+        GroupError::CoordinatorNotAvailable
+    );
+    assert_eq!(committed(&c, "g"), -1);
+    log.pause_loads(false);
+    loading.await.unwrap().unwrap();
+    assert!(!c.loading());
+    c.lease("g").unwrap();
+    assert_eq!(committed(&c, "g"), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unload_during_a_load_discards_it() {
+    let log = MemoryGroupLog::new();
+    log.pause_loads(true);
+    let c = GroupCoordinator::unowned(config(0), log.clone());
+    let loading = tokio::spawn({
+        let c = c.clone();
+        async move { c.on_leadership(0, 1, true).await }
+    });
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    c.on_leadership(0, 2, false).await.unwrap();
+    log.pause_loads(false);
+    loading.await.unwrap().unwrap();
+    assert_eq!(c.lease("g"), Err(NotServing::NotCoordinator));
+    assert!(c.owned_partitions().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn sync_ownership_follows_the_image() {
+    let log = MemoryGroupLog::with_partitions(4);
+    let c = GroupCoordinator::unowned(config(0), log.clone());
+    let image = offsets_image(&[(1, 0), (2, 0), (1, 4), (controller::NO_LEADER, 0)]);
+    c.sync_ownership(&image, 1).await;
+    assert_eq!(
+        c.owned_partitions(),
+        vec![(0, Some(0), true), (2, Some(4), true)]
+    );
+    assert_eq!(c.lease(&group_on(1, 4)), Err(NotServing::NotCoordinator));
+    assert_eq!(c.lease(&group_on(3, 4)), Err(NotServing::NotCoordinator));
+    let g0 = group_on(0, 4);
+    c.commit_offsets(commit(&g0, -1, "", 3)).await.unwrap();
+    // Partition 0 moves to broker 2; partition 1 comes here.
+    let image = offsets_image(&[(2, 1), (1, 1), (1, 4), (controller::NO_LEADER, 0)]);
+    c.sync_ownership(&image, 1).await;
+    assert_eq!(
+        c.owned_partitions(),
+        vec![(1, Some(1), true), (2, Some(4), true)]
+    );
+    assert_eq!(c.lease(&g0), Err(NotServing::NotCoordinator));
+    // No topic: nothing is owned.
+    let mut none = image.clone();
+    none.topics.clear();
+    c.sync_ownership(&none, 1).await;
+    assert!(c.owned_partitions().is_empty());
+    // Back at partition 0: its commit is loaded from the log.
+    let image = offsets_image(&[(1, 2), (2, 1), (2, 5), (2, 1)]);
+    c.sync_ownership(&image, 1).await;
+    assert_eq!(committed(&c, &g0), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_standalone_start_keeps_its_groups_when_it_learns_its_epochs() {
+    let (c, log) = coordinator(0);
+    let joins = form_group(&c, "g", &[None]).await;
+    c.commit_offsets(commit("g", joins[0].generation_id, &joins[0].member_id, 11))
+        .await
+        .unwrap();
+    let rebuilt = GroupCoordinator::load(config(0), log).await.unwrap();
+    assert_eq!(rebuilt.owned_partitions(), vec![(0, None, true)]);
+    let lease = rebuilt.lease("g").unwrap();
+    // The standalone image: this node (1) leads at epoch 0. Nothing is reloaded.
+    rebuilt.sync_ownership(&offsets_image(&[(1, 0)]), 1).await;
+    assert_eq!(rebuilt.owned_partitions(), vec![(0, Some(0), true)]);
+    assert_eq!(rebuilt.check_lease(&lease), Ok(()));
+    heartbeat(&rebuilt, "g", &joins[0], None).unwrap();
+    assert_eq!(committed(&rebuilt, "g"), 11);
+}

@@ -84,6 +84,10 @@ pub(crate) async fn heartbeat(
         client_host: host.to_string(),
         coordinator_member_id: version == 0,
     };
+    let lease = match super::groups::lease(b, &req.group_id) {
+        Ok(lease) => lease,
+        Err(code) => return ConsumerGroupHeartbeatResponse::default().with_error_code(code),
+    };
     let topics = topics_view(b);
     match b
         .groups
@@ -106,9 +110,17 @@ pub(crate) async fn heartbeat(
                         .collect(),
                 )
             })),
-        Err(e) => ConsumerGroupHeartbeatResponse::default()
-            .with_error_code(error_codes::group(&e))
-            .with_error_message(Some(s(&e.to_string()))),
+        Err(e) => {
+            let code = super::groups::code(b, lease.as_ref(), &e);
+            let message = if code == error_codes::group(&e) {
+                e.to_string()
+            } else {
+                crate::group::NotServing::NotCoordinator.to_string()
+            };
+            ConsumerGroupHeartbeatResponse::default()
+                .with_error_code(code)
+                .with_error_message(Some(s(&message)))
+        }
     }
 }
 
@@ -142,6 +154,9 @@ pub(crate) fn describe(
             let out = DescribedGroup::default()
                 .with_group_id(id.clone())
                 .with_authorized_operations(NO_OPERATIONS);
+            if let Err(code) = super::groups::lease(b, id.as_str()) {
+                return out.with_error_code(code);
+            }
             match b.groups.describe_consumer_group(id.as_str()) {
                 Err((e, message)) => out
                     .with_error_code(error_codes::group(&e))

@@ -24,10 +24,58 @@ use kafka_protocol::protocol::StrBytes;
 use super::util::{name, s};
 use crate::broker::Broker;
 use crate::group::{
-    CommitPartition, CommitRequest, FetchedOffset, GroupState, JoinRequest, LeavingMember,
-    SyncRequest,
+    CommitPartition, CommitRequest, FetchedOffset, GroupError, GroupState, JoinRequest, Lease,
+    LeavingMember, NotServing, SyncRequest,
 };
 use crate::protocol::error_codes::{self, ServeError};
+
+/// NOT_COORDINATOR (16) or COORDINATOR_LOAD_IN_PROGRESS (14). The one mapping of
+/// [`NotServing`]; it belongs next to `error_codes::group` (protocol/error_codes.rs, owned
+/// elsewhere), where it should move.
+pub(crate) fn not_serving(n: NotServing) -> i16 {
+    use kafka_protocol::ResponseError as K;
+    match n {
+        NotServing::NotCoordinator => K::NotCoordinator,
+        NotServing::LoadInProgress => K::CoordinatorLoadInProgress,
+    }
+    .code()
+}
+
+/// Whether this broker coordinates `group_id` now: its lease, or the code to answer. An empty
+/// group id is left to the coordinator (INVALID_GROUP_ID where Kafka answers it).
+pub(crate) fn lease(b: &Broker, group_id: &str) -> Result<Option<Lease>, i16> {
+    if group_id.is_empty() {
+        return Ok(None);
+    }
+    b.groups.lease(group_id).map(Some).map_err(not_serving)
+}
+
+/// The code of a group request's error: NOT_COORDINATOR when the load it started under is gone
+/// (unloaded, or reloaded at a later leader epoch), or when its write failed because the
+/// image already names another leader of the group's partition (the coordinator has not
+/// unloaded it yet); else the error's own.
+pub(crate) fn code(b: &Broker, lease: Option<&Lease>, e: &GroupError) -> i16 {
+    let Some(lease) = lease else {
+        return error_codes::group(e);
+    };
+    if let Err(n) = b.groups.check_lease(lease) {
+        return not_serving(n);
+    }
+    if *e == GroupError::CoordinatorNotAvailable && !leads(b, lease.partition()) {
+        return not_serving(NotServing::NotCoordinator);
+    }
+    error_codes::group(e)
+}
+
+/// Whether the current image names this broker the leader of `__consumer_offsets` partition
+/// `index`.
+fn leads(b: &Broker, index: i32) -> bool {
+    let image = b.image();
+    image
+        .topic(crate::group::OFFSETS_TOPIC)
+        .and_then(|t| t.partitions.get(usize::try_from(index).ok()?))
+        .is_some_and(|p| p.leader == b.node_id)
+}
 
 fn gid(g: &str) -> GroupId {
     GroupId(s(g))
@@ -70,6 +118,14 @@ pub(crate) async fn join(
         supports_skip_assignment: version >= 9,
     };
     let mut resp = JoinGroupResponse::default().with_generation_id(-1);
+    let lease = match lease(b, &req.group_id) {
+        Ok(lease) => lease,
+        Err(code) => {
+            resp.error_code = code;
+            resp.protocol_name = (version < 7).then(|| s(""));
+            return resp;
+        }
+    };
     match b.groups.join_group(req).await {
         Ok(j) => {
             resp.generation_id = j.generation_id;
@@ -98,7 +154,7 @@ pub(crate) async fn join(
                 .collect();
         }
         Err(e) => {
-            resp.error_code = error_codes::group(&e);
+            resp.error_code = code(b, lease.as_ref(), &e);
             if let crate::group::GroupError::MemberIdRequired { member_id } = &e {
                 resp.member_id = s(member_id);
             }
@@ -136,6 +192,10 @@ pub(crate) async fn sync(b: &Broker, r: SyncGroupRequest, version: i16) -> SyncG
             .map(|a| (a.member_id.to_string(), a.assignment.clone()))
             .collect(),
     };
+    let lease = match lease(b, &req.group_id) {
+        Ok(lease) => lease,
+        Err(code) => return SyncGroupResponse::default().with_error_code(code),
+    };
     match b.groups.sync_group(req).await {
         Ok(sr) => {
             let mut resp = SyncGroupResponse::default().with_assignment(sr.assignment);
@@ -145,7 +205,7 @@ pub(crate) async fn sync(b: &Broker, r: SyncGroupRequest, version: i16) -> SyncG
             }
             resp
         }
-        Err(e) => SyncGroupResponse::default().with_error_code(error_codes::group(&e)),
+        Err(e) => SyncGroupResponse::default().with_error_code(code(b, lease.as_ref(), &e)),
     }
 }
 
@@ -156,11 +216,15 @@ pub(crate) fn heartbeat(b: &Broker, r: HeartbeatRequest) -> HeartbeatResponse {
         member_id: r.member_id.to_string(),
         group_instance_id: opt(&r.group_instance_id),
     };
+    let lease = match lease(b, &req.group_id) {
+        Ok(lease) => lease,
+        Err(code) => return HeartbeatResponse::default().with_error_code(code),
+    };
     let code = b
         .groups
         .heartbeat(req)
         .err()
-        .map_or(0, |e| error_codes::group(&e));
+        .map_or(0, |e| code(b, lease.as_ref(), &e));
     HeartbeatResponse::default().with_error_code(code)
 }
 
@@ -179,13 +243,18 @@ pub(crate) fn leave(b: &Broker, r: LeaveGroupRequest, version: i16) -> LeaveGrou
             group_instance_id: None,
         }]
     };
+    let lease = match lease(b, r.group_id.as_str()) {
+        Ok(lease) => lease,
+        Err(code) => return LeaveGroupResponse::default().with_error_code(code),
+    };
+    let code = |e: &GroupError| code(b, lease.as_ref(), e);
     match b.groups.leave_group(r.group_id.as_str(), members) {
-        Err(e) => LeaveGroupResponse::default().with_error_code(error_codes::group(&e)),
+        Err(e) => LeaveGroupResponse::default().with_error_code(code(&e)),
         Ok(results) if version < 3 => {
             let code = results
                 .first()
                 .and_then(|m| m.result.as_ref().err())
-                .map_or(0, error_codes::group);
+                .map_or(0, code);
             LeaveGroupResponse::default().with_error_code(code)
         }
         Ok(results) => LeaveGroupResponse::default().with_members(
@@ -195,7 +264,7 @@ pub(crate) fn leave(b: &Broker, r: LeaveGroupRequest, version: i16) -> LeaveGrou
                     MemberResponse::default()
                         .with_member_id(s(&m.member_id))
                         .with_group_instance_id(m.group_instance_id.as_deref().map(s))
-                        .with_error_code(m.result.as_ref().err().map_or(0, error_codes::group))
+                        .with_error_code(m.result.as_ref().err().map_or(0, code))
                 })
                 .collect(),
         ),
@@ -240,22 +309,36 @@ pub(crate) async fn commit(
         partitions,
     };
     let mut by_topic: BTreeMap<String, Vec<OffsetCommitResponsePartition>> = BTreeMap::new();
-    match b.groups.commit_offsets(req.clone()).await {
+    let answer = match lease(b, &req.group_id) {
+        Ok(lease) => {
+            let answer = b.groups.commit_offsets(req.clone()).await;
+            let code = |e: &GroupError| code(b, lease.as_ref(), e);
+            match answer {
+                Ok(results) => Ok(results
+                    .into_iter()
+                    .map(|c| (c.topic, c.partition, c.result.err().map_or(0, |e| code(&e))))
+                    .collect::<Vec<_>>()),
+                Err(e) => Err(code(&e)),
+            }
+        }
+        Err(code) => Err(code),
+    };
+    match answer {
         Ok(results) => {
-            for c in results {
-                by_topic.entry(c.topic).or_default().push(
+            for (topic, partition, code) in results {
+                by_topic.entry(topic).or_default().push(
                     OffsetCommitResponsePartition::default()
-                        .with_partition_index(c.partition)
-                        .with_error_code(c.result.err().map_or(0, |e| error_codes::group(&e))),
+                        .with_partition_index(partition)
+                        .with_error_code(code),
                 );
             }
         }
-        Err(e) => {
+        Err(code) => {
             for p in &req.partitions {
                 by_topic.entry(p.topic.clone()).or_default().push(
                     OffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition)
-                        .with_error_code(error_codes::group(&e)),
+                        .with_error_code(code),
                 );
             }
         }
@@ -326,6 +409,11 @@ pub(crate) fn fetch_offsets(
                     .topics
                     .as_ref()
                     .map(|ts| partitions(ts.iter().map(|t| (&t.name, &t.partition_indexes))));
+                if let Err(code) = lease(b, g.group_id.as_str()) {
+                    return OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id.clone())
+                        .with_error_code(code);
+                }
                 if version >= 9
                     && let Err(e) = b.groups.check_offset_fetch(
                         g.group_id.as_str(),
@@ -368,6 +456,9 @@ pub(crate) fn fetch_offsets(
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
     }
+    if let Err(code) = lease(b, r.group_id.as_str()) {
+        return OffsetFetchResponse::default().with_error_code(code);
+    }
     let wanted = r
         .topics
         .as_ref()
@@ -396,6 +487,15 @@ pub(crate) fn describe(
         .groups
         .iter()
         .map(|g| {
+            if let Err(code) = lease(b, g.as_str()) {
+                return DescribedGroup::default()
+                    .with_group_id(g.clone())
+                    .with_error_code(code)
+                    .with_group_state(s(""))
+                    .with_protocol_type(s(""))
+                    .with_protocol_data(s(""))
+                    .with_authorized_operations(i32::MIN);
+            }
             let d = b.groups.describe_group(g.as_str());
             let mut out = DescribedGroup::default()
                 .with_group_id(g.clone())
@@ -465,22 +565,40 @@ pub(crate) fn list(b: &Broker, r: ListGroupsRequest, version: i16) -> ListGroups
             l
         })
         .collect();
-    ListGroupsResponse::default().with_groups(groups)
+    // Kafka answers the groups of the loaded partitions, and COORDINATOR_LOAD_IN_PROGRESS when
+    // some partition it leads is still loading.
+    let code = if b.groups.loading() {
+        not_serving(NotServing::LoadInProgress)
+    } else {
+        0
+    };
+    ListGroupsResponse::default()
+        .with_error_code(code)
+        .with_groups(groups)
 }
 
 pub(crate) async fn delete(b: &Broker, r: DeleteGroupsRequest) -> DeleteGroupsResponse {
-    let ids: Vec<String> = r.groups_names.iter().map(|g| g.to_string()).collect();
-    let results = b.groups.delete_groups(&ids).await;
-    DeleteGroupsResponse::default().with_results(
-        results
-            .into_iter()
-            .map(|(g, res)| {
-                delete_groups_response::DeletableGroupResult::default()
-                    .with_group_id(gid(&g))
-                    .with_error_code(res.err().map_or(0, |e| error_codes::group(&e)))
-            })
-            .collect(),
-    )
+    let mut results = Vec::with_capacity(r.groups_names.len());
+    for g in &r.groups_names {
+        let code = match lease(b, g.as_str()) {
+            Err(code) => code,
+            Ok(lease) => {
+                let ids = [g.to_string()];
+                let answer = b.groups.delete_groups(&ids).await;
+                answer
+                    .into_iter()
+                    .next()
+                    .and_then(|(_, res)| res.err())
+                    .map_or(0, |e| code(b, lease.as_ref(), &e))
+            }
+        };
+        results.push(
+            delete_groups_response::DeletableGroupResult::default()
+                .with_group_id(g.clone())
+                .with_error_code(code),
+        );
+    }
+    DeleteGroupsResponse::default().with_results(results)
 }
 
 pub(crate) async fn delete_offsets(b: &Broker, r: OffsetDeleteRequest) -> OffsetDeleteResponse {
@@ -493,19 +611,24 @@ pub(crate) async fn delete_offsets(b: &Broker, r: OffsetDeleteRequest) -> Offset
                 .map(move |p| (t.name.to_string(), p.partition_index))
         })
         .collect();
+    let lease = match lease(b, r.group_id.as_str()) {
+        Ok(lease) => lease,
+        Err(code) => return OffsetDeleteResponse::default().with_error_code(code),
+    };
+    let code = |e: &GroupError| code(b, lease.as_ref(), e);
     match b
         .groups
         .delete_offsets(r.group_id.as_str(), &partitions)
         .await
     {
-        Err(e) => OffsetDeleteResponse::default().with_error_code(error_codes::group(&e)),
+        Err(e) => OffsetDeleteResponse::default().with_error_code(code(&e)),
         Ok(results) => {
             let mut topics: BTreeMap<String, Vec<OffsetDeleteResponsePartition>> = BTreeMap::new();
             for (t, p, res) in results {
                 topics.entry(t).or_default().push(
                     OffsetDeleteResponsePartition::default()
                         .with_partition_index(p)
-                        .with_error_code(res.err().map_or(0, |e| error_codes::group(&e))),
+                        .with_error_code(res.err().map_or(0, |e| code(&e))),
                 );
             }
             OffsetDeleteResponse::default().with_topics(
@@ -519,5 +642,16 @@ pub(crate) async fn delete_offsets(b: &Broker, r: OffsetDeleteRequest) -> Offset
                     .collect(),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_serving_maps_to_kafka_codes() {
+        assert_eq!(not_serving(NotServing::NotCoordinator), 16);
+        assert_eq!(not_serving(NotServing::LoadInProgress), 14);
     }
 }

@@ -81,21 +81,32 @@ impl<L: GroupLog> GroupCoordinator<L> {
     ) -> Result<ConsumerHeartbeatResponse, GroupError> {
         validate(&req)?;
         let group_id = req.group_id.clone();
+        // The gate belongs to the load serving the group now; a heartbeat that waited for it
+        // across an unload or reload must not change the next load's state.
+        let load = self.inner.load_of(&group_id);
         let gate = self.inner.gate(&group_id);
         let _turn = gate.lock().await;
-        let outcome = {
+        if load.is_none() || self.inner.load_of(&group_id) != load {
+            return Err(GroupError::CoordinatorNotAvailable);
+        }
+        let (shared, outcome) = {
             let shared = match self.inner.group(&req.group_id) {
                 Some(shared) => shared,
-                None if req.member_epoch == 0 => self.inner.group_or_create(&req.group_id),
+                None if req.member_epoch == 0 => self.inner.group_or_create(&req.group_id)?,
                 None => return Err(GroupError::GroupIdNotFound),
             };
             let mut group = lock(&shared);
-            self.inner.heartbeat_locked(&mut group, req, topics)?
+            let outcome = self.inner.heartbeat_locked(&mut group, req, topics)?;
+            if let Some(member_id) = &outcome.watch {
+                self.inner.watch_consumer(&group, member_id.clone());
+            }
+            drop(group);
+            (shared, outcome)
         };
-        if let Some(member_id) = outcome.watch {
-            self.inner.watch_consumer(group_id, member_id);
-        }
         self.inner.persist(outcome.records).await?;
+        if !self.inner.is_current(&group_id, &shared) {
+            return Err(GroupError::CoordinatorNotAvailable);
+        }
         Ok(outcome.response)
     }
 }
@@ -396,9 +407,9 @@ impl<L: GroupLog> Inner<L> {
 
     /// Watches a consumer member's session and revocation deadlines; fences it when one
     /// passes. Ends when the member is gone.
-    pub(crate) fn watch_consumer(self: &Arc<Self>, group_id: String, member_id: String) {
-        let inner = self.clone();
-        tokio::spawn(async move {
+    pub(crate) fn watch_consumer(self: &Arc<Self>, group: &Group, member_id: String) {
+        let (inner, group_id) = (self.clone(), group.id.clone());
+        self.spawn_for(group, async move {
             loop {
                 let Some(deadline) = inner.with_group(&group_id, |group| {
                     let cs = group.consumer.as_ref()?;
