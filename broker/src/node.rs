@@ -308,9 +308,16 @@ async fn start_groups(
         }
     };
     let log = OffsetsTopicLog::new(partitions.clone(), count);
-    let groups = GroupCoordinator::load(config.groups.coordinator(), log)
-        .await
-        .with_context(|| format!("loading groups from {OFFSETS_TOPIC}"))?;
+    if standalone {
+        // This node leads every partition: every group is loaded now.
+        return GroupCoordinator::load(config.groups.coordinator(), log)
+            .await
+            .with_context(|| format!("loading groups from {OFFSETS_TOPIC}"));
+    }
+    // In a cluster a broker coordinates the groups of the offsets partitions it leads, loaded
+    // and unloaded as leadership moves (`follow_metadata`).
+    let groups = GroupCoordinator::unowned(config.groups.coordinator(), log);
+    groups.sync_ownership(&store.image(), config.node_id).await;
     Ok(groups)
 }
 
@@ -393,6 +400,13 @@ async fn follow_metadata(broker: Arc<Broker>, shutdown: CancellationToken) {
                     return;
                 }
                 broker.sync_partitions().await;
+                // Group ownership follows the offsets partitions' leaders; loading a partition
+                // reads its log, so it runs beside the metadata loop (concurrent calls are safe).
+                let b = broker.clone();
+                tokio::spawn(async move {
+                    let image = b.image();
+                    b.groups.sync_ownership(&image, b.node_id).await;
+                });
             }
         }
     }

@@ -56,14 +56,25 @@ impl GroupLog for OffsetsTopicLog {
                 let (key, value) = codec::encode(r);
                 batch.record(Some(&key), value.as_deref(), now);
             }
-            let info = partition
-                .log
-                .append(batch.build(), partition.leader_epoch())
-                .map_err(|e| failed(format!("appending to {OFFSETS_TOPIC}-{index}: {e}")))?;
+            // As Kafka writes group records: acks=all on the partition's leader. Leadership is
+            // checked under the producer lock, which role changes take.
+            let info = {
+                let _serial = partition.producers();
+                if !partition.is_leader() {
+                    return Err(failed(format!(
+                        "{OFFSETS_TOPIC}-{index} is no longer led by this broker"
+                    )));
+                }
+                partition
+                    .log
+                    .append(batch.build(), partition.leader_epoch())
+                    .map_err(|e| failed(format!("appending to {OFFSETS_TOPIC}-{index}: {e}")))?
+            };
+            let min_insync = partition.settings().min_insync_replicas as usize;
             partition
-                .wait_acked(info.last_offset + 1)
+                .wait_replicated(info.last_offset as i64 + 1, min_insync)
                 .await
-                .map_err(|e| failed(format!("writing {OFFSETS_TOPIC}-{index}: {e}")))?;
+                .map_err(|e| failed(format!("replicating {OFFSETS_TOPIC}-{index}: {e:?}")))?;
         }
         Ok(())
     }
