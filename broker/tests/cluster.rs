@@ -39,10 +39,10 @@ fn chaos(args: &[&str]) -> String {
     out.stdout_str().trim().to_string()
 }
 
-fn create(cluster: &Cluster, topic: &str, partitions: usize, configs: &[&str]) {
+fn create(cluster: &Cluster, topic: &str, partitions: usize, rf: u8, configs: &[&str]) {
     let bootstrap = cluster.bootstrap();
-    let parts = partitions.to_string();
-    let mut args = vec!["create", &bootstrap, topic, &parts, "3"];
+    let (parts, rf) = (partitions.to_string(), rf.to_string());
+    let mut args = vec!["create", &bootstrap, topic, &parts, &rf];
     args.extend_from_slice(configs);
     chaos(&args);
 }
@@ -58,15 +58,17 @@ fn describe(cluster: &Cluster, topic: &str) -> Option<TopicView> {
     serde_json::from_str(out.stdout_str().trim()).ok()
 }
 
-/// Waits until every partition of `topic` has a leader and all three replicas in its ISR.
+/// Waits until every broker is live and every partition of `topic` has a leader and every
+/// replica in its ISR.
 fn wait_fully_replicated(cluster: &Cluster, topic: &str, timeout: Duration) -> TopicView {
     let deadline = Instant::now() + timeout;
     loop {
         let view = describe(cluster, topic);
         if let Some(v) = &view
+            && v.brokers.len() == cluster.nodes.len()
             && v.partitions
                 .values()
-                .all(|p| p.leader >= 0 && p.isr.len() == 3)
+                .all(|p| p.leader >= 0 && p.isr.len() == p.replicas.len())
         {
             return v.clone();
         }
@@ -160,11 +162,10 @@ fn opts() -> BrokerOpts {
 /// acknowledged record must be there exactly once and in order, and the replicas' logs must be
 /// byte-identical up to the high watermark.
 #[test]
-#[ignore = "needs the quorum and replication, landing in this issue"]
 fn chaos_kill9_loses_no_acknowledged_record() {
     let mut cluster = Cluster::start(3, opts());
     let topic = "chaos";
-    create(&cluster, topic, PARTITIONS, &["min.insync.replicas=2"]);
+    create(&cluster, topic, PARTITIONS, 3, &["min.insync.replicas=2"]);
     wait_fully_replicated(&cluster, topic, Duration::from_secs(30));
     let scratch = cluster.nodes[0].scratch_dir();
     let producer = spawn_producer(&cluster, topic, &scratch);
@@ -285,11 +286,10 @@ fn chaos_kill9_loses_no_acknowledged_record() {
 /// A follower frozen with SIGSTOP leaves the ISR after replica.lag.time.max.ms while acks=all
 /// writes go on (min.insync.replicas=2), and rejoins once it runs again.
 #[test]
-#[ignore = "needs the quorum and replication, landing in this issue"]
 fn a_paused_follower_leaves_the_isr_and_rejoins() {
     let mut cluster = Cluster::start(3, opts());
     let topic = "paused";
-    create(&cluster, topic, 1, &["min.insync.replicas=2"]);
+    create(&cluster, topic, 1, 3, &["min.insync.replicas=2"]);
     let view = wait_fully_replicated(&cluster, topic, Duration::from_secs(30));
     let p = &view.partitions["0"];
     let follower = p
@@ -356,9 +356,9 @@ fn a_paused_follower_leaves_the_isr_and_rejoins() {
 }
 
 /// Topics are created while the active controller is killed: every creation either succeeds
-/// or is retried until it does, and in the end every broker serves every topic.
+/// or is retried until it does (on the newly elected controller), and in the end every broker
+/// serves every topic.
 #[test]
-#[ignore = "needs the quorum and replication, landing in this issue"]
 fn controller_failover_while_topics_are_created() {
     let mut cluster = Cluster::start(3, opts());
     let first = describe_controller(&cluster);
@@ -372,7 +372,9 @@ fn controller_failover_while_topics_are_created() {
             cluster.restart(first);
             killed = false;
         }
-        create(&cluster, &format!("t{i}"), 2, &[]);
+        // Two replicas: while one of the three brokers is down, three cannot be placed (Kafka
+        // refuses them too).
+        create(&cluster, &format!("t{i}"), 2, 2, &[]);
     }
     let second = describe_controller(&cluster);
     eprintln!("controller before: {first}, after: {second}");

@@ -76,7 +76,7 @@ pub struct ReplicationConfig {
     /// `replica.fetch.response.max.bytes`).
     pub fetch_partition_max_bytes: u32,
     pub fetch_response_max_bytes: u32,
-    /// Wait after a failed fetch, doubled up to 50 times this (`replica.fetch.backoff.ms`).
+    /// Wait after a failed fetch (`replica.fetch.backoff.ms`).
     pub fetch_backoff_ms: u64,
     /// Timeout of a request to another broker (`replica.socket.timeout.ms`), on top of the
     /// fetch wait.

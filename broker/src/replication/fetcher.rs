@@ -44,8 +44,9 @@ struct Fetching {
 pub(crate) async fn run(broker: Arc<Broker>, leader: i32, shutdown: CancellationToken) {
     let cfg = broker.config.replication.clone();
     let mut client: Option<Client> = None;
-    let mut backoff = Duration::from_millis(cfg.fetch_backoff_ms);
-    let max_backoff = Duration::from_millis(cfg.fetch_backoff_ms.max(1) * 50);
+    // Kafka's replica.fetch.backoff.ms: a fixed pause after a failed round. A growing one
+    // would keep a follower away from a leader that restarted quickly long after it is back.
+    let backoff = Duration::from_millis(cfg.fetch_backoff_ms);
     loop {
         if shutdown.is_cancelled() {
             return;
@@ -86,13 +87,12 @@ pub(crate) async fn run(broker: Arc<Broker>, leader: i32, shutdown: Cancellation
             r = fetch_once(&broker, c, &parts).instrument(span) => r,
         };
         match round {
-            Ok(()) => backoff = Duration::from_millis(cfg.fetch_backoff_ms),
+            Ok(()) => {}
             Err(e) => {
                 tracing::warn!(leader, error = %e, "replica fetch failed; backing off");
                 if sleep_or_cancel(&shutdown, backoff).await {
                     return;
                 }
-                backoff = (backoff * 2).min(max_backoff);
             }
         }
     }

@@ -38,8 +38,9 @@ def admin(bootstrap):
 def create(args):
     configs = dict(kv.split("=", 1) for kv in args.configs)
     deadline = time.time() + 60
-    client = admin(args.bootstrap)
     while True:
+        # A fresh client each try: it learns the current controller from new metadata.
+        client = admin(args.bootstrap)
         fut = client.create_topics(
             [NewTopic(args.topic, args.partitions, args.rf, config=configs)],
             operation_timeout=30,
@@ -53,7 +54,9 @@ def create(args):
             if err.name() == "TOPIC_ALREADY_EXISTS":
                 print(json.dumps({"created": args.topic, "existed": True}), flush=True)
                 return
-            if time.time() > deadline or not err.retriable():
+            transient = err.retriable() or err.name() in (
+                "_TIMED_OUT", "_TRANSPORT", "NOT_CONTROLLER", "REQUEST_TIMED_OUT")
+            if time.time() > deadline or not transient:
                 fail(f"creating {args.topic}: {err}")
             time.sleep(0.5)
 
