@@ -138,28 +138,39 @@ fn is_stale_registration(e: &ControllerError) -> bool {
 
 /// Kafka's controlled shutdown: heartbeats asking to shut down until the controller has moved
 /// this broker's leadership away (or `timeout` passes), so clients fail over before the
-/// process stops instead of after the session timeout.
+/// process stops instead of after the session timeout. When no controller answers for a whole
+/// session timeout (the quorum is gone, e.g. the last broker of a cluster stopping), the
+/// broker stops without it.
 pub async fn controlled_shutdown(broker: &Broker, timeout: Duration) {
     let deadline = tokio::time::Instant::now() + timeout;
+    let patience = Duration::from_millis(broker.config.cluster.session_timeout_ms);
+    let mut answered = tokio::time::Instant::now();
     loop {
         let hb = Heartbeat {
             broker_id: broker.node_id,
             broker_epoch: broker.epoch(),
             want_shutdown: true,
         };
-        match broker.store.broker_heartbeat(hb).await {
-            Ok(reply) if reply.may_shut_down => {
+        let call = tokio::time::timeout(patience, broker.store.broker_heartbeat(hb)).await;
+        match call {
+            Ok(Ok(reply)) if reply.may_shut_down => {
                 tracing::info!("controlled shutdown: leadership moved away");
                 return;
             }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "controlled shutdown heartbeat"),
+            Ok(Ok(_)) => answered = tokio::time::Instant::now(),
+            Ok(Err(e)) => tracing::debug!(error = %e, "controlled shutdown heartbeat"),
+            Err(_) => tracing::debug!("controlled shutdown heartbeat timed out"),
         }
-        if tokio::time::Instant::now() >= deadline {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
             tracing::warn!(
                 ?timeout,
                 "controlled shutdown did not complete; stopping anyway"
             );
+            return;
+        }
+        if now.duration_since(answered) >= patience {
+            tracing::warn!("no controller answered; stopping without a controlled shutdown");
             return;
         }
         tokio::time::sleep(RETRY).await;

@@ -23,6 +23,9 @@ use crate::partition::{Partition, Partitions, now_ms};
 use crate::server;
 use crate::tier::Tier;
 
+/// How long background tasks get to stop on shutdown before they are aborted.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// How often producer-state snapshots are written, bounding the replay after a crash.
 const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -229,7 +232,20 @@ impl Node {
             crate::membership::controlled_shutdown(&self.broker, timeout).await;
         }
         self.shutdown.cancel();
-        while self.tasks.join_next().await.is_some() {}
+        // Tasks stop at their next await point; one blocked on the quorum (an AlterPartition
+        // or a heartbeat with no leader to answer) is aborted after a grace period.
+        let joined = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if joined.is_err() {
+            tracing::warn!(
+                left = self.tasks.len(),
+                "background tasks still busy after {SHUTDOWN_GRACE:?}; aborting them"
+            );
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
         let partitions = self.broker.partitions.clone();
         tokio::task::spawn_blocking(move || partitions.close_all())
             .await
