@@ -45,6 +45,14 @@ fn run_node(args: RunArgs) -> anyhow::Result<()> {
     let telemetry = Telemetry::install(&config)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
     let result = runtime.block_on(async {
+        if !config.cluster.roles()?.broker {
+            let node = broker::quorum::ControllerNode::start(&config).await?;
+            wait_for_signal().await?;
+            tracing::info!("shutting down");
+            node.shutdown().await;
+            tracing::info!("stopped cleanly");
+            return anyhow::Ok(());
+        }
         let node = Node::start(config).await?;
         wait_for_signal().await?;
         tracing::info!("shutting down");

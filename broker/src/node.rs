@@ -45,7 +45,7 @@ pub struct Node {
 }
 
 /// Takes the data directory's lock, or says who holds it.
-fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
+pub(crate) fn lock_data_dir(dir: &Path) -> anyhow::Result<File> {
     let path = dir.join(".lock");
     let file = OpenOptions::new()
         .create(true)

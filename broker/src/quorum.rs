@@ -77,3 +77,37 @@ fn seed_state(dir: &Path) -> anyhow::Result<ClusterState> {
         None => ClusterState::new(controller::new_cluster_id()),
     })
 }
+
+/// A controller-only node (`roles = "controller"`): a quorum member that serves no Kafka
+/// clients and holds no partitions.
+#[derive(Debug)]
+pub struct ControllerNode {
+    raft: Arc<RaftStore>,
+    _lock: std::fs::File,
+}
+
+impl ControllerNode {
+    pub async fn start(config: &Config) -> anyhow::Result<ControllerNode> {
+        let data_dir = config.data_dir.clone();
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+        let lock = crate::node::lock_data_dir(&data_dir)?;
+        let q = open(config, &data_dir.join("__cluster_metadata")).await?;
+        tracing::info!(
+            listen = %q.raft.local_addr(),
+            node_id = config.node_id,
+            roles = "controller",
+            cluster_id = %q.store.image().cluster_id,
+            "strata node started"
+        );
+        Ok(ControllerNode {
+            raft: q.raft,
+            _lock: lock,
+        })
+    }
+
+    /// Leaves the quorum's work to the other members.
+    pub async fn shutdown(self) {
+        self.raft.shutdown().await;
+    }
+}
