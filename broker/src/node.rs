@@ -324,14 +324,9 @@ async fn start_groups(
         }
     };
     let log = OffsetsTopicLog::new(partitions.clone(), count);
-    if standalone {
-        // This node leads every partition: every group is loaded now.
-        return GroupCoordinator::load(config.groups.coordinator(), log)
-            .await
-            .with_context(|| format!("loading groups from {OFFSETS_TOPIC}"));
-    }
-    // In a cluster a broker coordinates the groups of the offsets partitions it leads, loaded
-    // and unloaded as leadership moves (`follow_metadata`).
+    // A broker coordinates the groups of the offsets partitions it leads (a standalone node:
+    // all of them), loaded here before it serves and then loaded and unloaded as leadership
+    // moves (`follow_metadata`).
     let groups = GroupCoordinator::unowned(config.groups.coordinator(), log);
     groups.sync_ownership(&store.image(), config.node_id).await;
     Ok(groups)
