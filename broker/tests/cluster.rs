@@ -11,7 +11,16 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::cluster::Cluster;
+use common::raw::Raw;
 use common::{BrokerOpts, python_script, run};
+use kafka_protocol::messages::alter_partition_reassignments_request::{
+    ReassignablePartition, ReassignableTopic,
+};
+use kafka_protocol::messages::{
+    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse, ApiKey, BrokerId,
+    TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
 
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 const PARTITIONS: usize = 3;
@@ -405,6 +414,76 @@ fn controller_failover_while_topics_are_created() {
             );
         }
     }
+}
+
+/// AlterPartitionReassignments moves a replica to the third broker: the new replica copies the
+/// log from the leader, joins the ISR, the reassignment completes, and the removed broker
+/// deletes its copy.
+#[test]
+fn a_reassignment_moves_a_replica_and_its_data() {
+    let cluster = Cluster::start(3, opts());
+    let topic = "moved";
+    create(&cluster, topic, 1, 2, &[]);
+    let view = wait_fully_replicated(&cluster, topic, Duration::from_secs(30));
+    let before = view.partitions["0"].replicas.clone();
+    let (gone, kept) = (before[0], before[1]);
+    let added = (1..=3)
+        .find(|n| !before.contains(n))
+        .expect("a third broker");
+    let mut producer = Command::new("kcat");
+    producer.args([
+        "-P",
+        "-b",
+        &cluster.bootstrap(),
+        "-t",
+        topic,
+        "-X",
+        "acks=all",
+    ]);
+    let records: String = (0..2000).map(|i| format!("record-{i}\n")).collect();
+    run(producer, Some(records.into_bytes()), SCRIPT_TIMEOUT).assert_success();
+
+    let mut raw = Raw::connect(&cluster.nodes[0].bootstrap());
+    let req = AlterPartitionReassignmentsRequest::default()
+        .with_timeout_ms(10_000)
+        .with_topics(vec![
+            ReassignableTopic::default()
+                .with_name(TopicName(StrBytes::from_static_str(topic)))
+                .with_partitions(vec![
+                    ReassignablePartition::default()
+                        .with_partition_index(0)
+                        .with_replicas(Some(vec![BrokerId(kept), BrokerId(added)])),
+                ]),
+        ]);
+    let r: AlterPartitionReassignmentsResponse =
+        raw.call(ApiKey::AlterPartitionReassignments, 0, &req);
+    assert_eq!(r.error_code, 0, "{r:?}");
+    assert_eq!(r.responses[0].partitions[0].error_code, 0, "{r:?}");
+
+    cluster.wait_for(
+        "the reassignment completes with both new replicas in sync",
+        Duration::from_secs(60),
+        || {
+            describe(&cluster, topic).is_some_and(|v| {
+                let p = &v.partitions["0"];
+                p.replicas == vec![kept, added] && p.isr.len() == 2
+            })
+        },
+    );
+    let node = |id: i32| &cluster.nodes[usize::try_from(id - 1).expect("node id")];
+    cluster.wait_for(
+        "the removed broker deletes its copy",
+        Duration::from_secs(30),
+        || !node(gone).data_dir().join(format!("{topic}-0")).exists(),
+    );
+    cluster.wait_for(
+        "the added replica holds the same bytes as the kept one",
+        Duration::from_secs(30),
+        || {
+            let a = log_bytes(node(kept).data_dir(), topic, 0, i64::MAX);
+            !a.is_empty() && a == log_bytes(node(added).data_dir(), topic, 0, i64::MAX)
+        },
+    );
 }
 
 /// The active controller as Metadata reports it.
