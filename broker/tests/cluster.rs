@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::cluster::Cluster;
 use common::raw::Raw;
+use common::tiered::TieredTopic;
 use common::{BrokerOpts, python_script, run};
 use kafka_protocol::messages::alter_partition_reassignments_request::{
     ReassignablePartition, ReassignableTopic,
@@ -484,6 +485,108 @@ fn a_reassignment_moves_a_replica_and_its_data() {
             !a.is_empty() && a == log_bytes(node(added).data_dir(), topic, 0, i64::MAX)
         },
     );
+}
+
+/// Segment objects of a tiered partition in a file store: `(base offset, leader epoch)` per
+/// object, from the names `<base:020>-<epoch>-<uuid>.seg`.
+fn segment_objects(root: &Path, topic: &str) -> Vec<(i64, i32)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let in_topic = path.ancestors().any(|a| {
+                a.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{topic}-")))
+            });
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            if let (true, Some(name)) = (in_topic, name)
+                && let Some(stem) = name.strip_suffix(".seg")
+                && let [base, epoch, _uuid] = stem.splitn(3, '-').collect::<Vec<_>>()[..]
+                && let (Ok(base), Ok(epoch)) = (base.parse(), epoch.parse())
+            {
+                out.push((base, epoch));
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Tiering in a cluster: only the leader uploads; after the leader is killed the new leader
+/// continues from the manifest without uploading again what is tiered, and a consumer reads
+/// everything from offset 0, through the cold tier.
+#[test]
+fn a_new_leader_continues_tiering_from_the_manifest() {
+    let shared = tempfile::tempdir().expect("a shared cold-tier directory");
+    let url = format!("file://{}", shared.path().display());
+    let mut cluster = Cluster::start(
+        3,
+        opts()
+            .env("STRATA_TIERING_STORE_URL", &url)
+            .env("STRATA_TIERING_UPLOAD_INTERVAL_MS", "200"),
+    );
+    let topic = TieredTopic {
+        name: "tiered",
+        partitions: 1,
+        segment_bytes: 1 << 20,
+        local_retention_bytes: 1 << 20,
+    };
+    create(
+        &cluster,
+        topic.name,
+        1,
+        3,
+        &[
+            "remote.storage.enable=true",
+            "segment.bytes=1048576",
+            "local.retention.bytes=1048576",
+            "min.insync.replicas=2",
+        ],
+    );
+    let view = wait_fully_replicated(&cluster, topic.name, Duration::from_secs(30));
+    let first_leader = view.partitions["0"].leader;
+    let written = topic.produce(&cluster.nodes[0], 0, 5);
+    cluster.wait_for("three segments tiered", Duration::from_secs(60), || {
+        segment_objects(shared.path(), topic.name).len() >= 3
+    });
+    let before = segment_objects(shared.path(), topic.name);
+    assert!(
+        before.iter().all(|(_, e)| *e == before[0].1),
+        "one leader uploaded: {before:?}"
+    );
+
+    cluster.kill9(first_leader);
+    cluster.wait_for("a new leader", Duration::from_secs(30), || {
+        describe(&cluster, topic.name).is_some_and(|v| {
+            v.partitions["0"].leader >= 0 && v.partitions["0"].leader != first_leader
+        })
+    });
+    let total = topic.produce(&cluster.nodes[(first_leader % 3) as usize], written, 4);
+    let first_epoch = before[0].1;
+    cluster.wait_for("the new leader uploads", Duration::from_secs(60), || {
+        segment_objects(shared.path(), topic.name)
+            .iter()
+            .any(|(_, e)| *e > first_epoch)
+    });
+    cluster.restart(first_leader);
+    let after = segment_objects(shared.path(), topic.name);
+    let mut by_base: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
+    for (base, epoch) in &after {
+        by_base.entry(*base).or_default().push(*epoch);
+    }
+    for (base, epochs) in &by_base {
+        let first = epochs[0];
+        assert!(
+            epochs.iter().all(|e| *e == first),
+            "segment at {base} uploaded by two leaders (epochs {epochs:?}): {after:?}"
+        );
+    }
+    topic.consume(&cluster.nodes[0], 0, total);
 }
 
 /// The active controller as Metadata reports it.

@@ -40,6 +40,10 @@ pub struct Partition {
     producers: Mutex<ProducerStates>,
     /// The remote log, once opened (topics with `remote.storage.enable`).
     remote: RwLock<Option<Arc<RemoteLog>>>,
+    /// The leader epoch at which this broker, leading, opened `remote` (-1: opened as a
+    /// follower or not at all). A leader at a newer epoch reopens it: another leader may
+    /// have tiered segments meanwhile.
+    remote_epoch: std::sync::atomic::AtomicI32,
 }
 
 /// Maps topic settings onto the log's own.
@@ -135,6 +139,7 @@ impl Partition {
             settings: RwLock::new(settings),
             producers: Mutex::new(producers),
             remote: RwLock::new(None),
+            remote_epoch: std::sync::atomic::AtomicI32::new(-1),
         }
     }
 
@@ -210,6 +215,23 @@ impl Partition {
             Ok(r) => r.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// Whether the remote log was opened by this broker as the leader of the current epoch.
+    pub fn remote_is_current(&self) -> bool {
+        !self.is_leader()
+            || self.remote_epoch.load(std::sync::atomic::Ordering::Acquire) == self.leader_epoch()
+    }
+
+    /// Records the remote log as opened now (see [`Partition::remote_is_current`]).
+    pub fn mark_remote_opened(&self) {
+        let epoch = if self.is_leader() {
+            self.leader_epoch()
+        } else {
+            -1
+        };
+        self.remote_epoch
+            .store(epoch, std::sync::atomic::Ordering::Release);
     }
 
     pub fn set_remote(&self, remote: Option<Arc<RemoteLog>>) {

@@ -72,13 +72,18 @@ impl Tier {
 
     /// Opens the partition's remote log if its topic is tiered and it is not open yet.
     pub async fn attach(&self, p: &Partition) -> Result<Option<Arc<RemoteLog>>, TierError> {
-        if let Some(r) = p.remote() {
+        if let Some(r) = p.remote()
+            && p.remote_is_current()
+        {
             return Ok(Some(r));
         }
         if !p.settings().remote_storage_enable {
             return Ok(None);
         }
+        // Opened for the first time, or this broker leads at a new epoch: read the newest
+        // manifest, so the uploads continue where the previous leader stopped.
         let remote = Arc::new(RemoteLog::open(self.store.store.clone(), self.root(p)).await?);
+        p.mark_remote_opened();
         tracing::info!(topic = %p.topic, partition = p.index, tiered_end = remote.tiered_end(),
             remote_start = ?remote.log_start(), "opened the remote log");
         p.set_remote(Some(remote.clone()));
