@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use futures::future::select_all;
 use hotlog::HotlogError;
-use kafka_protocol::ResponseError;
 use kafka_protocol::messages::FetchRequest;
 use tokio::time::Instant;
 
@@ -107,7 +106,7 @@ pub(crate) async fn handle(b: &Broker, req: FetchRequest, version: i16) -> Fetch
                 Some(s) => match s.partition(p.partition) {
                     Ok(part) => Ok(part),
                     Err(Missing::Unknown) => Err(ServeError::UnknownTopicOrPartition.code()),
-                    Err(Missing::NotHere) => Err(ResponseError::NotLeaderOrFollower.code()),
+                    Err(Missing::NotHere) => Err(ServeError::NotLeaderOrFollower.code()),
                 },
             };
             wanted.push(Wanted {
@@ -239,10 +238,10 @@ fn check_replica_fetch(p: &Partition, w: &Wanted, replica: i32, now: i64) -> Res
     match diverging(p, w) {
         EpochCheck::Consistent => {}
         EpochCheck::Diverging(..) => return Ok(()),
-        EpochCheck::Unknown => return Err(ResponseError::OffsetOutOfRange.code()),
+        EpochCheck::Unknown => return Err(ServeError::UnknownFetchedEpoch.code()),
     }
     if !p.record_follower_fetch(replica, w.offset, now) {
-        return Err(ResponseError::NotLeaderOrFollower.code());
+        return Err(ServeError::NotLeaderOrFollower.code());
     }
     Ok(())
 }
@@ -279,7 +278,7 @@ fn begin(
         // Followers do not serve fetches (no KIP-392 follower fetching yet).
         return Err(PartitionOut::error(
             w.index,
-            ResponseError::NotLeaderOrFollower.code(),
+            ServeError::NotLeaderOrFollower.code(),
         ));
     }
     let hw = p.high_watermark();

@@ -29,17 +29,7 @@ use crate::group::{
 };
 use crate::protocol::error_codes::{self, ServeError};
 
-/// NOT_COORDINATOR (16) or COORDINATOR_LOAD_IN_PROGRESS (14). The one mapping of
-/// [`NotServing`]; it belongs next to `error_codes::group` (protocol/error_codes.rs, owned
-/// elsewhere), where it should move.
-pub(crate) fn not_serving(n: NotServing) -> i16 {
-    use kafka_protocol::ResponseError as K;
-    match n {
-        NotServing::NotCoordinator => K::NotCoordinator,
-        NotServing::LoadInProgress => K::CoordinatorLoadInProgress,
-    }
-    .code()
-}
+use crate::protocol::error_codes::not_serving;
 
 /// Whether this broker coordinates `group_id` now: its lease, or the code to answer. An empty
 /// group id is left to the coordinator (INVALID_GROUP_ID where Kafka answers it).

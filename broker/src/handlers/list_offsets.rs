@@ -14,7 +14,6 @@ use super::cold;
 use crate::broker::Broker;
 use crate::partition::{Missing, Partition, TopicState};
 use crate::protocol::error_codes::{self, ServeError};
-use kafka_protocol::ResponseError;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -60,7 +59,7 @@ async fn answer(
     let partition = match state.as_ref().map(|s| s.partition(p.partition_index)) {
         Some(Ok(partition)) => partition,
         Some(Err(Missing::NotHere)) => {
-            return r.with_error_code(ResponseError::NotLeaderOrFollower.code());
+            return r.with_error_code(ServeError::NotLeaderOrFollower.code());
         }
         _ => return r.with_error_code(ServeError::UnknownTopicOrPartition.code()),
     };
@@ -69,7 +68,7 @@ async fn answer(
         return r.with_error_code(e.code());
     }
     if !partition.is_leader() {
-        return r.with_error_code(ResponseError::NotLeaderOrFollower.code());
+        return r.with_error_code(ServeError::NotLeaderOrFollower.code());
     }
     // A follower (replica id >= 0) asking for the latest offset gets the log end, as in Kafka;
     // clients get the high watermark.

@@ -9,7 +9,6 @@ use bytes::{Bytes, BytesMut};
 use controller::TimestampType;
 use hotlog::batch::Compression;
 use hotlog::{BatchHeader, Validation};
-use kafka_protocol::ResponseError;
 use kafka_protocol::messages::produce_request::TopicProduceData;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
@@ -256,7 +255,7 @@ fn fit(mut r: PartitionProduceResponse, version: i16) -> PartitionProduceRespons
 /// metadata and retries).
 fn not_leader() -> Outcome {
     Outcome::Error {
-        code: ResponseError::NotLeaderOrFollower.code(),
+        code: ServeError::NotLeaderOrFollower.code(),
         message: Some("this broker is not the partition's leader".into()),
         record_errors: Vec::new(),
     }
@@ -277,11 +276,11 @@ async fn wait(p: &Placed, acks: i16) -> Result<(), (i16, Option<String>)> {
         .await
         .map_err(|w| match w {
             ReplicationWait::NotLeader => (
-                ResponseError::NotLeaderOrFollower.code(),
+                ServeError::NotLeaderOrFollower.code(),
                 Some("leadership moved while the produce waited for replication".into()),
             ),
             ReplicationWait::NotEnoughReplicasAfterAppend => (
-                ResponseError::NotEnoughReplicasAfterAppend.code(),
+                ServeError::NotEnoughReplicasAfterAppend.code(),
                 Some("the ISR shrank below min.insync.replicas after the append".into()),
             ),
         })

@@ -11,8 +11,6 @@ use kafka_protocol::messages::{
     OffsetForLeaderEpochResponse,
 };
 
-use kafka_protocol::ResponseError;
-
 use crate::broker::Broker;
 use crate::partition::Missing;
 use crate::protocol::error_codes::{self, ServeError};
@@ -32,7 +30,7 @@ pub(crate) async fn delete_records(b: &Broker, req: DeleteRecordsRequest) -> Del
                 continue;
             };
             if !partition.is_leader() {
-                partitions.push(r.with_error_code(ResponseError::NotLeaderOrFollower.code()));
+                partitions.push(r.with_error_code(ServeError::NotLeaderOrFollower.code()));
                 continue;
             }
             let hw = partition.high_watermark();
@@ -114,7 +112,7 @@ pub(crate) fn offset_for_leader_epoch(
                     {
                         Some(Ok(partition)) => partition,
                         Some(Err(Missing::NotHere)) => {
-                            return r.with_error_code(ResponseError::NotLeaderOrFollower.code());
+                            return r.with_error_code(ServeError::NotLeaderOrFollower.code());
                         }
                         _ => {
                             return r.with_error_code(ServeError::UnknownTopicOrPartition.code());
@@ -124,7 +122,7 @@ pub(crate) fn offset_for_leader_epoch(
                         return r.with_error_code(e.code());
                     }
                     if !partition.is_leader() {
-                        return r.with_error_code(ResponseError::NotLeaderOrFollower.code());
+                        return r.with_error_code(ServeError::NotLeaderOrFollower.code());
                     }
                     let end = partition.log.log_end_offset();
                     match partition

@@ -74,6 +74,12 @@ pub enum ServeError {
     LeaderNotAvailable,
     #[error("{isr} in-sync replicas, fewer than min.insync.replicas ({min})")]
     NotEnoughReplicas { isr: usize, min: u32 },
+    #[error("written, but the ISR shrank below min.insync.replicas before it was replicated")]
+    NotEnoughReplicasAfterAppend,
+    #[error("this broker does not lead the partition")]
+    NotLeaderOrFollower,
+    #[error("the follower's last fetched epoch is unknown to the leader")]
+    UnknownFetchedEpoch,
 }
 
 impl ServeError {
@@ -107,6 +113,11 @@ impl ServeError {
             ServeError::ElectionNotNeeded => K::ElectionNotNeeded,
             ServeError::LeaderNotAvailable => K::LeaderNotAvailable,
             ServeError::NotEnoughReplicas { .. } => K::NotEnoughReplicas,
+            ServeError::NotEnoughReplicasAfterAppend => K::NotEnoughReplicasAfterAppend,
+            ServeError::NotLeaderOrFollower => K::NotLeaderOrFollower,
+            // Kafka answers a fetch whose epoch it cannot place as out of range: the follower
+            // then asks for the leader's offsets and truncates or resets.
+            ServeError::UnknownFetchedEpoch => K::OffsetOutOfRange,
         }
         .code()
     }
@@ -130,6 +141,17 @@ pub fn batch(e: &BatchError) -> i16 {
         | BatchError::CorruptRecords(_) => K::CorruptMessage,
         BatchError::TooLarge { .. } => K::MessageTooLarge,
         _ => K::InvalidRecord,
+    }
+    .code()
+}
+
+/// A group request on a broker that does not coordinate the group now: NOT_COORDINATOR (16),
+/// or COORDINATOR_LOAD_IN_PROGRESS (14) while its offsets partition loads.
+pub fn not_serving(n: crate::group::NotServing) -> i16 {
+    use crate::group::NotServing;
+    match n {
+        NotServing::NotCoordinator => K::NotCoordinator,
+        NotServing::LoadInProgress => K::CoordinatorLoadInProgress,
     }
     .code()
 }
