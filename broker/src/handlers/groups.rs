@@ -27,6 +27,7 @@ use crate::group::{
     CommitPartition, CommitRequest, FetchedOffset, GroupError, GroupState, JoinRequest, Lease,
     LeavingMember, NotServing, SyncRequest,
 };
+use crate::partition::Missing;
 use crate::protocol::error_codes::{self, ServeError};
 
 use crate::protocol::error_codes::not_serving;
@@ -270,10 +271,13 @@ pub(crate) async fn commit(
     let mut partitions = Vec::new();
     for t in &r.topics {
         for p in &t.partitions {
-            if b.partitions
-                .get(t.name.as_str(), p.partition_index)
-                .is_none()
-            {
+            // The partition must exist in the cluster; this broker (the group's coordinator)
+            // need not hold a replica of it.
+            let exists = b
+                .partitions
+                .topic(t.name.as_str())
+                .is_some_and(|s| !matches!(s.partition(p.partition_index), Err(Missing::Unknown)));
+            if !exists {
                 unknown.push((t.name.to_string(), p.partition_index));
                 continue;
             }

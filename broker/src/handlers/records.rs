@@ -25,9 +25,20 @@ pub(crate) async fn delete_records(b: &Broker, req: DeleteRecordsRequest) -> Del
             let r = DeleteRecordsPartitionResult::default()
                 .with_partition_index(p.partition_index)
                 .with_low_watermark(-1);
-            let Some(partition) = b.partitions.get(t.name.as_str(), p.partition_index) else {
-                partitions.push(r.with_error_code(ServeError::UnknownTopicOrPartition.code()));
-                continue;
+            let partition = match b
+                .partitions
+                .topic(t.name.as_str())
+                .map(|s| s.partition(p.partition_index))
+            {
+                Some(Ok(partition)) => partition,
+                Some(Err(Missing::NotHere)) => {
+                    partitions.push(r.with_error_code(ServeError::NotLeaderOrFollower.code()));
+                    continue;
+                }
+                None | Some(Err(Missing::Unknown)) => {
+                    partitions.push(r.with_error_code(ServeError::UnknownTopicOrPartition.code()));
+                    continue;
+                }
             };
             if !partition.is_leader() {
                 partitions.push(r.with_error_code(ServeError::NotLeaderOrFollower.code()));

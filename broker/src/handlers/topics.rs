@@ -48,10 +48,6 @@ pub(crate) async fn create(
                 ));
                 continue;
             }
-            if let Err(e) = only_this_broker(b, t.assignments.iter().flat_map(|a| &a.broker_ids)) {
-                results.push(refused(result, e));
-                continue;
-            }
             partitions = t.assignments.len() as i32;
         }
         let partitions = if partitions == -1 {
@@ -80,7 +76,15 @@ pub(crate) async fn create(
             partitions: partitions as u32,
             replication_factor: t.replication_factor,
             configs,
-            assignments: Default::default(),
+            // Checked by the controller: partitions numbered 0..n, live brokers, no repeats.
+            assignments: t
+                .assignments
+                .iter()
+                .map(|a| {
+                    let replicas = a.broker_ids.iter().map(|id| id.0).collect();
+                    (a.partition_index, replicas)
+                })
+                .collect(),
         };
         match b.store.create_topic(new, req.validate_only).await {
             Ok(created_topic) => {
@@ -92,7 +96,12 @@ pub(crate) async fn create(
                         uuid(created_topic.id)
                     })
                     .with_num_partitions(created_topic.partitions.len() as i32)
-                    .with_replication_factor(1);
+                    .with_replication_factor(
+                        created_topic
+                            .partitions
+                            .first()
+                            .map_or(-1, |p| p.replicas.len() as i16),
+                    );
                 if version >= 5 {
                     r = r.with_configs(Some(describe_for_create(b, &created_topic.configs)));
                 }
@@ -123,14 +132,15 @@ fn fit_created(r: &mut CreatableTopicResult, version: i16) {
     }
 }
 
-/// A manual replica assignment may name only this broker: it is the whole cluster.
+/// CreatePartitions' manual assignments are not passed to the controller yet (it places new
+/// partitions itself); an assignment naming only this broker is what it would choose anyway.
 fn only_this_broker<'a>(
     b: &Broker,
     mut ids: impl Iterator<Item = &'a BrokerId>,
 ) -> Result<(), ServeError> {
     match ids.find(|id| id.0 != b.node_id) {
         Some(bad) => Err(ServeError::InvalidReplicaAssignment(format!(
-            "broker {} does not exist",
+            "manual assignments of new partitions are not supported (broker {})",
             bad.0
         ))),
         None => Ok(()),
