@@ -116,6 +116,9 @@ pub struct Partitions {
     applying: Mutex<()>,
     /// Deleted tiered topics whose remote data is still to delete: `(name, id)`.
     removed_tiered: Mutex<Vec<(Arc<str>, TopicId)>>,
+    /// The version of the last image [`Partitions::apply`] finished, for tasks that act on
+    /// the partitions' roles (replication) once they are in place.
+    applied: tokio::sync::watch::Sender<u64>,
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -146,7 +149,13 @@ impl Partitions {
             tables: RwLock::new(Tables::default()),
             applying: Mutex::new(()),
             removed_tiered: Mutex::new(Vec::new()),
+            applied: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Sees the version of every image applied (see [`Partitions::apply`]).
+    pub fn subscribe_applied(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.subscribe()
     }
 
     pub fn defaults(&self) -> &BTreeMap<String, String> {
@@ -204,6 +213,7 @@ impl Partitions {
                 first_err.get_or_insert(e);
             }
         }
+        self.applied.send_replace(image.version);
         first_err.map_or(Ok(()), Err)
     }
 

@@ -32,7 +32,9 @@ pub async fn run(broker: Arc<Broker>, shutdown: CancellationToken) {
     let cfg = broker.config.replication.clone();
     let mut fetchers: HashMap<i32, (CancellationToken, tokio::task::JoinHandle<()>)> =
         HashMap::new();
-    let mut images = broker.store.subscribe();
+    // The metadata follower applies each image to the partitions; fetchers follow the roles
+    // once it has.
+    let mut applied = broker.partitions.subscribe_applied();
     let isr_every = Duration::from_millis((cfg.replica_lag_time_max_ms / 2).clamp(10, 5_000));
     let mut isr_tick = tokio::time::interval(isr_every);
     isr_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -45,12 +47,10 @@ pub async fn run(broker: Arc<Broker>, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            changed = images.changed() => {
+            changed = applied.changed() => {
                 if changed.is_err() {
                     break;
                 }
-                // Let the partitions apply the image first (the metadata follower does it).
-                broker.sync_partitions().await;
                 reconcile_fetchers(&broker, &mut fetchers, &shutdown);
             }
             _ = reconcile.tick() => reconcile_fetchers(&broker, &mut fetchers, &shutdown),
