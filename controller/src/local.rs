@@ -259,10 +259,6 @@ fn read_snapshot(
 }
 
 /// A reply of the wrong kind: a bug in `cluster::apply`, reported rather than panicked on.
-fn unexpected(op: &str, reply: &Reply) -> ControllerError {
-    ControllerError::InvalidRequest(format!("{op} got the unexpected reply {reply:?}"))
-}
-
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Writer> {
         // The writer state is replaced only after a successful write, so a panic elsewhere
@@ -305,10 +301,7 @@ impl Shared {
         command: Command,
         validate_only: bool,
     ) -> Result<Arc<Topic>, ControllerError> {
-        match self.run(op, command, validate_only)? {
-            Reply::Topic(t) => Ok(t),
-            other => Err(unexpected(op, &other)),
-        }
+        self.run(op, command, validate_only)?.into_topic()
     }
 
     /// This node's broker epoch.
@@ -448,11 +441,8 @@ impl MetadataStore for LocalStore {
 
     async fn alter_partition(&self, change: IsrChange) -> Result<PartitionInfo, ControllerError> {
         let command = Command::AlterPartition(change);
-        self.blocking(move |s| match s.run("alter_partition", command, false)? {
-            Reply::Partition(p) => Ok(p),
-            other => Err(unexpected("alter_partition", &other)),
-        })
-        .await
+        self.blocking(move |s| s.run("alter_partition", command, false)?.into_partition())
+            .await
     }
 
     async fn elect_leaders(
@@ -464,11 +454,8 @@ impl MetadataStore for LocalStore {
             election,
             partitions,
         };
-        self.blocking(move |s| match s.run("elect_leaders", command, false)? {
-            Reply::Elections(r) => Ok(r),
-            other => Err(unexpected("elect_leaders", &other)),
-        })
-        .await
+        self.blocking(move |s| s.run("elect_leaders", command, false)?.into_elections())
+            .await
     }
 
     /// A target other than this node is refused as an invalid assignment: no other broker is
@@ -478,12 +465,10 @@ impl MetadataStore for LocalStore {
         changes: Vec<Reassignment>,
     ) -> Result<Vec<Option<ReassignmentError>>, ControllerError> {
         let command = Command::AlterReassignments(changes);
-        self.blocking(
-            move |s| match s.run("alter_reassignments", command, false)? {
-                Reply::Reassignments(r) => Ok(r),
-                other => Err(unexpected("alter_reassignments", &other)),
-            },
-        )
+        self.blocking(move |s| {
+            s.run("alter_reassignments", command, false)?
+                .into_reassignments()
+        })
         .await
     }
 

@@ -137,6 +137,58 @@ pub enum Reply {
     Reassignments(Vec<Option<ReassignmentError>>),
 }
 
+/// The reply of each command kind, taken out of a [`Reply`]: any other variant means the
+/// store paired the wrong command and reply, reported as an error rather than a panic.
+impl Reply {
+    fn mismatch(self, wanted: &str) -> ControllerError {
+        ControllerError::InvalidRequest(format!("expected {wanted}, the quorum replied {self:?}"))
+    }
+
+    pub fn into_topic(self) -> Result<Arc<Topic>, ControllerError> {
+        match self {
+            Reply::Topic(t) => Ok(t),
+            other => Err(other.mismatch("a topic")),
+        }
+    }
+
+    pub fn into_producer_ids(self) -> Result<i64, ControllerError> {
+        match self {
+            Reply::ProducerIds(first) => Ok(first),
+            other => Err(other.mismatch("producer ids")),
+        }
+    }
+
+    pub fn into_broker_epoch(self) -> Result<i64, ControllerError> {
+        match self {
+            Reply::BrokerEpoch(epoch) => Ok(epoch),
+            other => Err(other.mismatch("a broker epoch")),
+        }
+    }
+
+    pub fn into_partition(self) -> Result<PartitionInfo, ControllerError> {
+        match self {
+            Reply::Partition(p) => Ok(p),
+            other => Err(other.mismatch("a partition")),
+        }
+    }
+
+    pub fn into_elections(self) -> Result<Vec<ElectionResult>, ControllerError> {
+        match self {
+            Reply::Elections(r) => Ok(r),
+            other => Err(other.mismatch("election results")),
+        }
+    }
+
+    pub fn into_reassignments(
+        self,
+    ) -> Result<Vec<Option<crate::model::ReassignmentError>>, ControllerError> {
+        match self {
+            Reply::Reassignments(r) => Ok(r),
+            other => Err(other.mismatch("reassignment results")),
+        }
+    }
+}
+
 impl ClusterState {
     /// An empty cluster.
     pub fn new(cluster_id: String) -> ClusterState {

@@ -365,10 +365,7 @@ impl RaftStore {
         } else {
             self.propose(command).await?
         };
-        match reply {
-            Reply::Topic(t) => Ok(t),
-            other => Err(unexpected(other)),
-        }
+        reply.into_topic()
     }
 }
 
@@ -391,10 +388,6 @@ impl fmt::Debug for RaftStore {
             .field("version", &image.version)
             .finish()
     }
-}
-
-fn unexpected(reply: Reply) -> ControllerError {
-    ControllerError::InvalidRequest(format!("unexpected reply from the quorum: {reply:?}"))
 }
 
 fn raft_config(cfg: &QuorumConfig) -> Result<Config, ControllerError> {
@@ -480,17 +473,15 @@ impl MetadataStore for RaftStore {
     }
 
     async fn allocate_producer_ids(&self, count: u32) -> Result<i64, ControllerError> {
-        match self.propose(Command::AllocateProducerIds { count }).await? {
-            Reply::ProducerIds(first) => Ok(first),
-            other => Err(unexpected(other)),
-        }
+        self.propose(Command::AllocateProducerIds { count })
+            .await?
+            .into_producer_ids()
     }
 
     async fn register_broker(&self, reg: BrokerRegistration) -> Result<i64, ControllerError> {
-        match self.propose(Command::RegisterBroker(reg)).await? {
-            Reply::BrokerEpoch(epoch) => Ok(epoch),
-            other => Err(unexpected(other)),
-        }
+        self.propose(Command::RegisterBroker(reg))
+            .await?
+            .into_broker_epoch()
     }
 
     async fn broker_heartbeat(&self, hb: Heartbeat) -> Result<HeartbeatReply, ControllerError> {
@@ -499,10 +490,9 @@ impl MetadataStore for RaftStore {
     }
 
     async fn alter_partition(&self, change: IsrChange) -> Result<PartitionInfo, ControllerError> {
-        match self.propose(Command::AlterPartition(change)).await? {
-            Reply::Partition(p) => Ok(p),
-            other => Err(unexpected(other)),
-        }
+        self.propose(Command::AlterPartition(change))
+            .await?
+            .into_partition()
     }
 
     async fn elect_leaders(
@@ -514,20 +504,16 @@ impl MetadataStore for RaftStore {
             election,
             partitions,
         };
-        match self.propose(command).await? {
-            Reply::Elections(r) => Ok(r),
-            other => Err(unexpected(other)),
-        }
+        self.propose(command).await?.into_elections()
     }
 
     async fn alter_reassignments(
         &self,
         changes: Vec<Reassignment>,
     ) -> Result<Vec<Option<crate::model::ReassignmentError>>, ControllerError> {
-        match self.propose(Command::AlterReassignments(changes)).await? {
-            Reply::Reassignments(r) => Ok(r),
-            other => Err(unexpected(other)),
-        }
+        self.propose(Command::AlterReassignments(changes))
+            .await?
+            .into_reassignments()
     }
 
     fn quorum(&self) -> QuorumInfo {
