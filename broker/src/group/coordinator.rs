@@ -103,7 +103,7 @@ enum Status {
 #[derive(Debug)]
 struct Slot {
     /// The leader epoch it was loaded for; `None` when loaded without a metadata image
-    /// ([`GroupCoordinator::new`], [`GroupCoordinator::load`]: a standalone start).
+    /// ([`GroupCoordinator::new`], [`GroupCoordinator::load`]).
     epoch: Option<i32>,
     /// Unique per load; a request's [`Lease`] names it.
     load: u64,
@@ -181,8 +181,8 @@ impl<L: GroupLog> GroupCoordinator<L> {
         }
     }
 
-    /// Loads every partition of the log (last record per key wins) and owns them all, as a
-    /// standalone node does on start. Groups with members come back Stable, each member with a
+    /// Loads every partition of the log (last record per key wins) and owns them all (tests
+    /// and tools; nodes start [`GroupCoordinator::unowned`] and sync ownership). Groups with members come back Stable, each member with a
     /// fresh session; groups without members come back Empty. Must run inside a tokio runtime
     /// (it starts session timers). A later [`GroupCoordinator::sync_ownership`] keeps what it
     /// leads without reloading it (it adopts the image's leader epoch) and unloads the rest.

@@ -13,9 +13,10 @@
 //!   [`Lease`] ([`GroupCoordinator::lease`]: else [`NotServing`], NOT_COORDINATOR or
 //!   COORDINATOR_LOAD_IN_PROGRESS); an unload wakes parked joins and syncs, stops the
 //!   partition's timers and turns its groups Dead, and a request whose lease is gone at the end
-//!   answers NOT_COORDINATOR ([`GroupCoordinator::check_lease`]). [`GroupCoordinator::new`]
-//!   and [`GroupCoordinator::load`] own every partition (a standalone node);
-//!   [`GroupCoordinator::unowned`] owns none until told.
+//!   answers NOT_COORDINATOR ([`GroupCoordinator::check_lease`]). Nodes start
+//!   [`GroupCoordinator::unowned`] and take what they lead with `sync_ownership` (a standalone
+//!   node leads every partition); [`GroupCoordinator::new`] and [`GroupCoordinator::load`] own
+//!   every partition at once, for tests and tools.
 //! - [`codec`]: the records in Kafka's `__consumer_offsets` key/value layouts.
 //! - [`GroupError`]: one variant per Kafka error, mapped to codes at the broker edge.
 //!
